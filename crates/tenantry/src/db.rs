@@ -1,0 +1,158 @@
+//! Engine-neutral database access on top of sqlx's `Any` driver.
+//!
+//! Statements are written once with `?` placeholders; [`sql`] rewrites them to `$1, $2, …` for
+//! PostgreSQL. Only placeholders are rewritten: values are always bound, never spliced.
+
+use crate::tenant::{Engine, TlsMode};
+use secrecy::SecretString;
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Once;
+
+/// Registers the PostgreSQL, MySQL and SQLite drivers with sqlx's `Any` driver (idempotent).
+pub fn install_drivers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
+}
+
+/// Rewrites `?` placeholders to `$n` for PostgreSQL; other engines take the text as it is.
+/// Question marks inside single-quoted literals are left alone.
+pub fn sql(engine: Engine, text: &str) -> Cow<'_, str> {
+    if engine != Engine::Postgres || !text.contains('?') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let (mut n, mut quoted) = (0, false);
+    for c in text.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Everything needed to open a connection to one database.
+#[derive(Clone)]
+pub struct Target<'a> {
+    pub engine: Engine,
+    /// Host name, or for SQLite the server's directory.
+    pub host: &'a str,
+    pub port: u16,
+    /// Database name; for SQLite the file `{database}.db` inside `host`.
+    pub database: &'a str,
+    pub username: Option<&'a str>,
+    pub password: Option<&'a SecretString>,
+    pub tls: TlsMode,
+    /// SQLite only: create the file when missing.
+    pub create: bool,
+}
+
+/// Builds a connection URL for the `Any` driver. User and password are percent-encoded by `url`.
+/// The result contains the password: never log it.
+pub fn connect_url(t: &Target<'_>) -> Result<String, url::ParseError> {
+    match t.engine {
+        Engine::Sqlite => {
+            let path = Path::new(t.host).join(format!("{}.db", t.database));
+            let mode = if t.create { "rwc" } else { "rw" };
+            Ok(format!("sqlite://{}?mode={mode}", path.display()))
+        }
+        Engine::Postgres | Engine::Mysql => {
+            let scheme = if t.engine == Engine::Postgres {
+                "postgres"
+            } else {
+                "mysql"
+            };
+            let mut url = url::Url::parse(&format!("{scheme}://placeholder/"))?;
+            url.set_host(Some(t.host))?;
+            url.set_port(Some(t.port))
+                .map_err(|_| url::ParseError::InvalidPort)?;
+            if let Some(user) = t.username {
+                url.set_username(user)
+                    .map_err(|_| url::ParseError::EmptyHost)?;
+            }
+            if let Some(pw) = t.password {
+                url.set_password(Some(crate::secrets::expose(pw)))
+                    .map_err(|_| url::ParseError::EmptyHost)?;
+            }
+            url.set_path(t.database);
+            let mode = match (t.engine, t.tls) {
+                (Engine::Postgres, TlsMode::Disable) => "sslmode=disable",
+                (Engine::Postgres, TlsMode::Prefer) => "sslmode=prefer",
+                (Engine::Postgres, TlsMode::Require) => "sslmode=require",
+                (_, TlsMode::Disable) => "ssl-mode=DISABLED",
+                (_, TlsMode::Prefer) => "ssl-mode=PREFERRED",
+                (_, TlsMode::Require) => "ssl-mode=REQUIRED",
+            };
+            url.set_query(Some(mode));
+            Ok(url.into())
+        }
+    }
+}
+
+/// Current time as RFC 3339 text: the portable timestamp representation of every schema here.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_numbered_on_postgres_only() {
+        let q = "SELECT * FROM t WHERE a = ? AND b = '?' AND c = ?";
+        assert_eq!(
+            sql(Engine::Postgres, q),
+            "SELECT * FROM t WHERE a = $1 AND b = '?' AND c = $2"
+        );
+        assert_eq!(sql(Engine::Mysql, q), q);
+        assert_eq!(sql(Engine::Sqlite, q), q);
+    }
+
+    #[test]
+    fn url_percent_encodes_credentials() {
+        let pw = SecretString::from("p@ss:w/rd?");
+        let t = Target {
+            engine: Engine::Postgres,
+            host: "db.example.com",
+            port: 5433,
+            database: "tenant_acme",
+            username: Some("u@x"),
+            password: Some(&pw),
+            tls: TlsMode::Require,
+            create: false,
+        };
+        let url = connect_url(&t).unwrap();
+        assert_eq!(
+            url,
+            "postgres://u%40x:p%40ss%3Aw%2Frd%3F@db.example.com:5433/tenant_acme?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn sqlite_url_points_at_a_file_in_the_server_directory() {
+        let t = Target {
+            engine: Engine::Sqlite,
+            host: "/data/ours",
+            port: 0,
+            database: "tenant_demo",
+            username: None,
+            password: None,
+            tls: TlsMode::Disable,
+            create: false,
+        };
+        assert_eq!(
+            connect_url(&t).unwrap(),
+            "sqlite:///data/ours/tenant_demo.db?mode=rw"
+        );
+    }
+}

@@ -1,0 +1,30 @@
+//! tenantry: a database-per-tenant platform.
+//!
+//! Map of the modules and what flows between them:
+//!
+//! - [`tenant`]: vocabulary types (`TenantCode`, `Subdomain`, `DatabaseName`, …), parsed once at the edge.
+//! - [`secrets`]: the secret box (AES-256-GCM) that encrypts every stored credential.
+//! - [`registry`]: the control-plane database (SQLite or PostgreSQL): tenants, domains, data servers,
+//!   owners; a cached `tenant_config(code)` is the router's only registry read.
+//! - [`pools`]: the pool manager: one pool per tenant (LRU cap, idle close, breaker per server).
+//! - [`resolve`]: finds the tenant code of a request (JWT claim, header, query, domain, subdomain).
+//! - [`router`]: axum middleware + extractors: resolve → check status → authorize → acquire.
+//! - [`auth`]: argon2 passwords and tenant-bound JWTs.
+//! - [`migrate`]: embedded per-engine tenant migrations.
+//! - [`provision`]: creating tenant databases and bringing tenants to `active`.
+//! - [`db`]: engine-neutral SQL helpers over sqlx's `Any` driver.
+//!
+//! Request flow: `router` asks `resolve` for a code, `registry` for the (cached) config, checks the
+//! status, verifies the token against the tenant id, and hands the handler a connection from `pools`.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod db;
+pub mod migrate;
+pub mod pools;
+pub mod provision;
+pub mod registry;
+pub mod resolve;
+pub mod router;
+pub mod secrets;
+pub mod tenant;

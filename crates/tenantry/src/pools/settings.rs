@@ -1,0 +1,38 @@
+//! Pool-manager settings; every field documents its default.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PoolManagerSettings {
+    /// Most tenant pools open at once; the least recently used is closed first. Default: 1,000.
+    pub max_pools: u64,
+    /// A pool nobody used for this long is closed. Default: 5 min.
+    #[serde(with = "humantime_serde")]
+    pub pool_idle_timeout: Duration,
+    /// A connection idle in its pool for this long is closed. Default: 60 s.
+    #[serde(with = "humantime_serde")]
+    pub connection_idle_timeout: Duration,
+    /// Consecutive connection failures that open a data server's circuit. Default: 3.
+    pub breaker_threshold: u32,
+    /// How long an open circuit fails requests fast before one probe is let through. Default: 5 s.
+    #[serde(with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
+    /// Most connections checked out at once across all tenants. Default: none (each tenant's own
+    /// `max_connections` still applies).
+    pub max_total_connections: Option<usize>,
+}
+
+impl Default for PoolManagerSettings {
+    fn default() -> Self {
+        Self {
+            max_pools: 1_000,
+            pool_idle_timeout: Duration::from_secs(300),
+            connection_idle_timeout: Duration::from_secs(60),
+            breaker_threshold: 3,
+            breaker_cooldown: Duration::from_secs(5),
+            max_total_connections: None,
+        }
+    }
+}

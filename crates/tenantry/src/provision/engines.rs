@@ -1,0 +1,134 @@
+//! One database manager per engine: create, drop and check tenant databases on a data server.
+//! Names spliced into DDL come only from [`DatabaseName`].
+
+use crate::db::{self, Target};
+use crate::registry::DataServer;
+use crate::tenant::{DatabaseName, Engine};
+use secrecy::SecretString;
+use sqlx::{AnyConnection, Connection, Executor};
+use std::path::Path;
+
+/// Admin access to one data server.
+pub struct ServerAdmin<'a> {
+    pub server: &'a DataServer,
+    pub password: Option<SecretString>,
+}
+
+impl ServerAdmin<'_> {
+    async fn connect(&self, database: &str) -> Result<AnyConnection, sqlx::Error> {
+        db::install_drivers();
+        let s = self.server;
+        let url = db::connect_url(&Target {
+            engine: s.engine,
+            host: &s.host,
+            port: s.port,
+            database,
+            username: s.admin_username.as_deref(),
+            password: self.password.as_ref(),
+            tls: s.tls,
+            create: true,
+        })
+        .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+        AnyConnection::connect(&url).await
+    }
+
+    fn maintenance_db(&self) -> &'static str {
+        match self.server.engine {
+            Engine::Postgres => "postgres",
+            _ => "",
+        }
+    }
+
+    pub async fn database_exists(&self, name: &DatabaseName) -> Result<bool, sqlx::Error> {
+        match self.server.engine {
+            Engine::Sqlite => Ok(sqlite_path(self.server, name).exists()),
+            engine => {
+                let q = match engine {
+                    Engine::Postgres => "SELECT COUNT(*) FROM pg_database WHERE datname = $1",
+                    _ => "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?",
+                };
+                let mut conn = self.connect(self.maintenance_db()).await?;
+                let n: i64 = sqlx::query_scalar(q)
+                    .bind(name.as_str())
+                    .fetch_one(&mut conn)
+                    .await?;
+                Ok(n > 0)
+            }
+        }
+    }
+
+    /// Creates the database unless it exists (idempotent).
+    pub async fn create_database(&self, name: &DatabaseName) -> Result<(), sqlx::Error> {
+        match self.server.engine {
+            Engine::Sqlite => {
+                std::fs::create_dir_all(&self.server.host)?;
+                let mut conn = self.connect(name.as_str()).await?;
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.close().await
+            }
+            Engine::Postgres => {
+                if self.database_exists(name).await? {
+                    return Ok(());
+                }
+                let mut conn = self.connect("postgres").await?;
+                conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+                    .await?;
+                conn.close().await
+            }
+            Engine::Mysql => {
+                let mut conn = self.connect("").await?;
+                conn.execute(
+                    format!("CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+                        .as_str(),
+                )
+                .await?;
+                conn.close().await
+            }
+        }
+    }
+
+    /// Creates a schema in a shared PostgreSQL database (the `shared` placement).
+    pub async fn create_schema(
+        &self,
+        database: &DatabaseName,
+        schema: &DatabaseName,
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = self.connect(database.as_str()).await?;
+        conn.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
+            .await?;
+        conn.close().await
+    }
+
+    /// Drops the database if it exists (idempotent).
+    pub async fn drop_database(&self, name: &DatabaseName) -> Result<(), sqlx::Error> {
+        match self.server.engine {
+            Engine::Sqlite => {
+                let path = sqlite_path(self.server, name);
+                for suffix in ["", "-wal", "-shm"] {
+                    let p = format!("{}{suffix}", path.display());
+                    match std::fs::remove_file(&p) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            Engine::Postgres => {
+                let mut conn = self.connect("postgres").await?;
+                conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                    .await?;
+                conn.close().await
+            }
+            Engine::Mysql => {
+                let mut conn = self.connect("").await?;
+                conn.execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
+                    .await?;
+                conn.close().await
+            }
+        }
+    }
+}
+
+fn sqlite_path(server: &DataServer, name: &DatabaseName) -> std::path::PathBuf {
+    Path::new(&server.host).join(format!("{name}.db"))
+}

@@ -1,0 +1,165 @@
+//! Provisioning: registry row `provisioning` → database → migrate → admin user → `active`.
+//!
+//! Every step is idempotent, so a retry after a crash or a failure finishes the job; a tenant only
+//! becomes `active` once all steps are done. A failed step marks the tenant `failed` with the step
+//! and reason.
+
+mod engines;
+
+pub use engines::ServerAdmin;
+
+use crate::pools::{PoolError, PoolManager};
+use crate::registry::{NewTenant, Registry, RegistryError, Tenant};
+use crate::tenant::{DatabaseName, Placement, TenantCode, TenantStatus};
+use crate::{auth, db, migrate};
+use sqlx::AnyConnection;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProvisionError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("step {step} failed: {message}")]
+    Step { step: &'static str, message: String },
+}
+
+fn step<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> ProvisionError {
+    move |e| ProvisionError::Step {
+        step,
+        message: e.to_string(),
+    }
+}
+
+/// Runs provisioning against one registry and pool manager.
+#[derive(Clone)]
+pub struct Provisioner {
+    pub registry: Registry,
+    pub pools: PoolManager,
+}
+
+impl Provisioner {
+    /// Creates the registry row (status `provisioning`) and runs every step. The tenant's admin user
+    /// gets `admin_password`.
+    #[tracing::instrument(skip_all, fields(code = %new.code))]
+    pub async fn provision(
+        &self,
+        mut new: NewTenant,
+        admin_password: &str,
+    ) -> Result<Tenant, ProvisionError> {
+        new.status = TenantStatus::Provisioning;
+        let code = new.code.clone();
+        self.registry.create_tenant(new).await?;
+        self.finish(&code, admin_password).await
+    }
+
+    /// Runs (again) every step of a tenant in `provisioning` or `failed`.
+    pub async fn finish(
+        &self,
+        code: &TenantCode,
+        admin_password: &str,
+    ) -> Result<Tenant, ProvisionError> {
+        match self.run_steps(code, admin_password).await {
+            Ok(()) => {
+                self.registry
+                    .set_status(code, TenantStatus::Active, None)
+                    .await?;
+                Ok(self.registry.tenant(code).await?)
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(%code, %reason, "provisioning failed");
+                self.registry
+                    .set_status(code, TenantStatus::Failed, Some(&reason))
+                    .await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn run_steps(
+        &self,
+        code: &TenantCode,
+        admin_password: &str,
+    ) -> Result<(), ProvisionError> {
+        let tenant = self.registry.tenant(code).await?;
+        if tenant.placement != Placement::External {
+            let server = self.registry.server(tenant.server_id).await?;
+            let admin = ServerAdmin {
+                server: &server,
+                password: self.registry.server_admin_password(server.id).await?,
+            };
+            let database =
+                DatabaseName::parse(&tenant.database).map_err(step("create database"))?;
+            admin
+                .create_database(&database)
+                .await
+                .map_err(step("create database"))?;
+            if let Some(schema) = &tenant.schema {
+                let schema = DatabaseName::parse(schema).map_err(step("create schema"))?;
+                admin
+                    .create_schema(&database, &schema)
+                    .await
+                    .map_err(step("create schema"))?;
+            }
+        }
+        let config = self
+            .registry
+            .tenant_config(code)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("tenant {code}")))?;
+        let mut conn = self
+            .pools
+            .acquire(&config)
+            .await
+            .map_err(|e: PoolError| step("connect")(e))?;
+        let engine = conn.engine();
+        let version = migrate::migrate_tenant(&mut conn, engine)
+            .await
+            .map_err(step("migrate"))?;
+        self.registry.set_schema_version(code, version).await?;
+        ensure_user(
+            &mut conn,
+            engine,
+            "admin",
+            "Administrator",
+            "admin",
+            admin_password,
+        )
+        .await
+        .map_err(step("admin user"))?;
+        Ok(())
+    }
+}
+
+/// Creates a tenant user unless one of that name exists (idempotent). Returns whether it was created.
+pub async fn ensure_user(
+    conn: &mut AnyConnection,
+    engine: crate::tenant::Engine,
+    username: &str,
+    full_name: &str,
+    role: &str,
+    password: &str,
+) -> Result<bool, sqlx::Error> {
+    let exists: i64 = sqlx::query_scalar(&db::sql(
+        engine,
+        "SELECT COUNT(*) FROM users WHERE username = ?",
+    ))
+    .bind(username)
+    .fetch_one(&mut *conn)
+    .await?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    sqlx::query(&db::sql(
+        engine,
+        "INSERT INTO users (username, full_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+    ))
+    .bind(username)
+    .bind(full_name)
+    .bind(role)
+    .bind(auth::hash_password(password))
+    .bind(db::now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}

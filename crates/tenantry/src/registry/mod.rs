@@ -1,0 +1,188 @@
+//! The registry: the control-plane database of tenants, domains, data servers and owners.
+//!
+//! Runs on an embedded SQLite file (default) or PostgreSQL, through the same statements. It holds no
+//! business data. Credentials are stored only as secret-box ciphertext. Reads on the request path go
+//! through an in-memory cache (see [`cache`]) that every mutation here invalidates.
+
+mod cache;
+mod owners;
+mod servers;
+mod tenants;
+
+pub use cache::CacheSettings;
+pub use owners::Owner;
+pub use servers::{DataServer, NewServer};
+pub use tenants::{DataSource, NewTenant, PoolSettings, Tenant, TenantConfig, TenantFilter};
+
+use crate::db;
+use crate::secrets::{SecretBox, SecretError};
+use crate::tenant::{Engine, InvalidValue};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    #[error("registry URL must start with sqlite: or postgres:")]
+    UnsupportedUrl,
+    #[error("cannot open the registry: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot migrate the registry: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error(
+        "the master key (id {given}) does not match the registry, which was created with key {expected}"
+    )]
+    WrongKey { given: String, expected: String },
+    #[error("registry query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored secret cannot be read: {0}")]
+    Secret(#[from] SecretError),
+    #[error("invalid {0}")]
+    Invalid(#[from] InvalidValue),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("../../migrations/registry/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("../../migrations/registry/postgres");
+
+/// A cheap `Clone` handle on the registry.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: AnyPool,
+    /// The registry's own engine (SQLite or PostgreSQL), for placeholder style.
+    engine: Engine,
+    secrets: SecretBox,
+    cache: cache::TenantCache,
+}
+
+impl Registry {
+    /// Opens (creating when needed) and migrates the registry, then checks that `secrets` holds the
+    /// key the registry was created with, so a wrong key fails here, at start-up.
+    pub async fn open(url: &str, secrets: SecretBox, cache: CacheSettings) -> Result<Self> {
+        db::install_drivers();
+        let (engine, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let url = if rest.contains("mode=") {
+                url.to_owned()
+            } else if rest.contains('?') {
+                format!("{url}&mode=rwc")
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            (Engine::Sqlite, url)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            (Engine::Postgres, url.to_owned())
+        } else {
+            return Err(RegistryError::UnsupportedUrl);
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if engine == Engine::Sqlite { 4 } else { 10 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        use sqlx::Executor;
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(RegistryError::Connect)?;
+        let migrator = match engine {
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+            _ => &SQLITE_MIGRATIONS,
+        };
+        migrator.run(&pool).await.map_err(RegistryError::Migrate)?;
+        let registry = Self {
+            inner: Arc::new(Inner {
+                pool,
+                engine,
+                secrets,
+                cache: cache::TenantCache::new(cache),
+            }),
+        };
+        registry.check_key().await?;
+        Ok(registry)
+    }
+
+    /// Stores a key check on first open; on later opens, proves the key matches.
+    async fn check_key(&self) -> Result<()> {
+        const CONTEXT: &str = "registry:key-check";
+        let found: Option<String> =
+            sqlx::query_scalar(&self.sql("SELECT value FROM registry_meta WHERE key = ?"))
+                .bind("key_check")
+                .fetch_optional(self.pool())
+                .await?;
+        let secrets = &self.inner.secrets;
+        match found {
+            None => {
+                sqlx::query(&self.sql("INSERT INTO registry_meta (key, value) VALUES (?, ?)"))
+                    .bind("key_check")
+                    .bind(secrets.encrypt("tenantry", CONTEXT))
+                    .execute(self.pool())
+                    .await?;
+                Ok(())
+            }
+            Some(ct) => match secrets.decrypt(&ct, CONTEXT) {
+                Ok(_) => Ok(()),
+                Err(_) => Err(RegistryError::WrongKey {
+                    given: secrets.key_id().to_owned(),
+                    expected: SecretBox::key_id_of(&ct).unwrap_or("?").to_owned(),
+                }),
+            },
+        }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.inner.engine
+    }
+
+    pub fn secrets(&self) -> &SecretBox {
+        &self.inner.secrets
+    }
+
+    pub(crate) fn sql<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        db::sql(self.inner.engine, text)
+    }
+
+    /// Drops every cached tenant config and domain, so the next request reads the registry.
+    pub fn invalidate_all(&self) {
+        self.inner.cache.clear();
+    }
+
+    /// Number of tenant configs held in the cache (for health output).
+    pub fn cached_configs(&self) -> u64 {
+        self.inner.cache.len()
+    }
+
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+}
+
+/// Maps a unique-constraint violation to `Conflict(what)`.
+pub(crate) fn conflict(err: sqlx::Error, what: impl Into<String>) -> RegistryError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            RegistryError::Conflict(what.into())
+        }
+        _ => RegistryError::Query(err),
+    }
+}

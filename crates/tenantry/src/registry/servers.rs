@@ -1,0 +1,189 @@
+//! Data servers: where tenant databases live.
+
+use super::{conflict, Registry, RegistryError, Result};
+use crate::db;
+use crate::tenant::{Engine, HostName, Hosting, InvalidValue, TlsMode};
+use secrecy::SecretString;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+/// A registered data server. The admin password stays encrypted in the registry; it is read with
+/// [`Registry::server_admin_password`] only when provisioning needs it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataServer {
+    pub id: Uuid,
+    pub name: String,
+    pub engine: Engine,
+    /// Host name or IP; for SQLite, the directory that holds the tenant files.
+    pub host: String,
+    pub port: u16,
+    pub hosting: Hosting,
+    pub region: Option<String>,
+    pub tls: TlsMode,
+    pub admin_username: Option<String>,
+    pub has_admin_password: bool,
+    pub created_at: String,
+}
+
+/// Input for [`Registry::add_server`].
+#[derive(Debug, Clone)]
+pub struct NewServer {
+    pub name: String,
+    pub engine: Engine,
+    pub host: String,
+    /// Defaults to the engine's port.
+    pub port: Option<u16>,
+    pub hosting: Hosting,
+    pub region: Option<String>,
+    pub tls: TlsMode,
+    pub admin_username: Option<String>,
+    pub admin_password: Option<SecretString>,
+}
+
+impl NewServer {
+    /// Checks the fields and returns the normalized host.
+    fn validate(&self) -> Result<String, InvalidValue> {
+        let name = self.name.trim();
+        if name.is_empty() || name.len() > 64 {
+            return Err(InvalidValue::new("name", "must be 1-64 characters"));
+        }
+        match self.engine {
+            Engine::Sqlite => {
+                if self.host.trim().is_empty() {
+                    return Err(InvalidValue::new("host", "SQLite servers need a directory"));
+                }
+                Ok(self.host.trim().to_owned())
+            }
+            _ => Ok(HostName::parse(&self.host)?.to_string()),
+        }
+    }
+}
+
+fn server_from_row(row: &AnyRow) -> Result<DataServer> {
+    Ok(DataServer {
+        id: parse_uuid(row.try_get("id")?)?,
+        name: row.try_get("name")?,
+        engine: row.try_get::<String, _>("engine")?.parse()?,
+        host: row.try_get("host")?,
+        port: row.try_get::<i64, _>("port")? as u16,
+        hosting: row.try_get::<String, _>("hosting")?.parse()?,
+        region: row.try_get("region")?,
+        tls: row.try_get::<String, _>("tls_mode")?.parse()?,
+        admin_username: row.try_get("admin_username")?,
+        has_admin_password: row
+            .try_get::<Option<String>, _>("admin_password_enc")?
+            .is_some(),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn parse_uuid(text: String) -> Result<Uuid> {
+    Uuid::parse_str(&text)
+        .map_err(|_| RegistryError::Invalid(InvalidValue::new("id", "not a UUID")))
+}
+
+const SERVER_COLUMNS: &str = "id, name, engine, host, port, hosting, region, tls_mode, admin_username, admin_password_enc, created_at";
+
+impl Registry {
+    #[tracing::instrument(skip_all, fields(name = %new.name))]
+    pub async fn add_server(&self, new: NewServer) -> Result<DataServer> {
+        let host = new.validate()?;
+        let id = Uuid::new_v4();
+        let now = db::now();
+        let port = new.port.unwrap_or(new.engine.default_port());
+        let password = new.admin_password.as_ref().map(|p| {
+            self.secrets()
+                .encrypt(crate::secrets::expose(p), &server_context(id))
+        });
+        sqlx::query(&self.sql(
+            "INSERT INTO data_servers (id, name, engine, host, port, hosting, region, tls_mode, \
+             admin_username, admin_password_enc, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(id.to_string())
+        .bind(new.name.trim())
+        .bind(new.engine.as_str())
+        .bind(&host)
+        .bind(i64::from(port))
+        .bind(new.hosting.as_str())
+        .bind(new.region.clone())
+        .bind(new.tls.as_str())
+        .bind(new.admin_username.clone())
+        .bind(password)
+        .bind(&now)
+        .bind(&now)
+        .execute(self.pool())
+        .await
+        .map_err(|e| conflict(e, format!("server {}", new.name.trim())))?;
+        self.server(id).await
+    }
+
+    pub async fn server(&self, id: Uuid) -> Result<DataServer> {
+        let q = format!("SELECT {SERVER_COLUMNS} FROM data_servers WHERE id = ?");
+        let row = sqlx::query(&self.sql(&q))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("server {id}")))?;
+        server_from_row(&row)
+    }
+
+    pub async fn server_by_name(&self, name: &str) -> Result<DataServer> {
+        let q = format!("SELECT {SERVER_COLUMNS} FROM data_servers WHERE name = ?");
+        let row = sqlx::query(&self.sql(&q))
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("server {name}")))?;
+        server_from_row(&row)
+    }
+
+    pub async fn list_servers(&self) -> Result<Vec<DataServer>> {
+        let q = format!("SELECT {SERVER_COLUMNS} FROM data_servers ORDER BY name");
+        let rows = sqlx::query(&q).fetch_all(self.pool()).await?;
+        rows.iter().map(server_from_row).collect()
+    }
+
+    /// Decrypts a server's admin password, for provisioning on it.
+    pub async fn server_admin_password(&self, id: Uuid) -> Result<Option<SecretString>> {
+        let ct: Option<String> = sqlx::query_scalar(
+            &self.sql("SELECT admin_password_enc FROM data_servers WHERE id = ?"),
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?
+        .flatten();
+        Ok(match ct {
+            Some(ct) => Some(self.secrets().decrypt(&ct, &server_context(id))?),
+            None => None,
+        })
+    }
+
+    /// Moves a server to a new address (e.g. a fail-over); its tenants' pools follow on their next
+    /// request.
+    pub async fn set_server_address(&self, id: Uuid, host: &str, port: u16) -> Result<()> {
+        let server = self.server(id).await?;
+        let host = match server.engine {
+            Engine::Sqlite => host.to_owned(),
+            _ => HostName::parse(host)?.to_string(),
+        };
+        sqlx::query(
+            &self.sql("UPDATE data_servers SET host = ?, port = ?, updated_at = ? WHERE id = ?"),
+        )
+        .bind(host)
+        .bind(i64::from(port))
+        .bind(db::now())
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
+        self.invalidate_all();
+        Ok(())
+    }
+}
+
+pub(crate) fn server_context(id: Uuid) -> String {
+    format!("server:{id}:admin_password")
+}

@@ -1,0 +1,510 @@
+//! Tenants and their custom domains.
+
+use super::servers::parse_uuid;
+use super::{conflict, Registry, RegistryError, Result};
+use crate::db;
+use crate::tenant::{
+    DatabaseName, Engine, HostName, Hosting, InvalidValue, Placement, Subdomain, TenantCode,
+    TenantStatus, TlsMode,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Per-tenant pool limits, stored on the tenant row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PoolSettings {
+    /// Most connections this tenant's pool opens. Default: 5.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before 503. Default: 3,000 ms.
+    pub acquire_timeout_ms: u64,
+    /// Longest a statement may run (PostgreSQL `statement_timeout`, MariaDB
+    /// `max_statement_time`). Default: 30,000 ms.
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 5,
+            acquire_timeout_ms: 3_000,
+            statement_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// A tenant as the registry holds it (no secrets).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub id: Uuid,
+    pub code: TenantCode,
+    pub name: String,
+    pub subdomain: Option<Subdomain>,
+    pub domains: Vec<String>,
+    pub status: TenantStatus,
+    pub status_reason: Option<String>,
+    pub placement: Placement,
+    pub engine: Engine,
+    pub server_id: Uuid,
+    pub server_name: String,
+    pub database: String,
+    pub schema: Option<String>,
+    pub username: Option<String>,
+    pub hosting: Hosting,
+    pub region: Option<String>,
+    pub pool: PoolSettings,
+    pub schema_version: Option<i64>,
+    pub plan: String,
+    pub notes: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// All a pool needs to reach one tenant's database. `Debug` omits the password.
+#[derive(Clone)]
+pub struct DataSource {
+    pub engine: Engine,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub schema: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub tls: TlsMode,
+    /// Changes whenever anything above (or the pool settings) changes; the pool manager rebuilds a
+    /// tenant's pool when it sees a new fingerprint.
+    pub fingerprint: u64,
+}
+
+impl std::fmt::Debug for DataSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataSource")
+            .field("engine", &self.engine)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.database)
+            .field("schema", &self.schema)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DataSource {
+    pub fn target(&self) -> db::Target<'_> {
+        db::Target {
+            engine: self.engine,
+            host: &self.host,
+            port: self.port,
+            database: &self.database,
+            username: self.username.as_deref(),
+            password: self.password.as_ref(),
+            tls: self.tls,
+            create: false,
+        }
+    }
+
+    /// `host:port` (or the SQLite directory): the key of the per-server circuit breaker.
+    pub fn server_key(&self) -> String {
+        match self.engine {
+            Engine::Sqlite => self.host.clone(),
+            _ => format!("{}:{}", self.host, self.port),
+        }
+    }
+}
+
+/// What the router needs about one tenant: the registry row plus its decrypted data source.
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    pub tenant: Tenant,
+    pub source: DataSource,
+}
+
+/// Input for [`Registry::create_tenant`].
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub code: TenantCode,
+    pub name: String,
+    pub subdomain: Option<Subdomain>,
+    pub domains: Vec<HostName>,
+    pub placement: Placement,
+    pub server_id: Uuid,
+    /// Defaults to `tenant_{code}`.
+    pub database: Option<DatabaseName>,
+    pub schema: Option<DatabaseName>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub status: TenantStatus,
+    pub region: Option<String>,
+    pub pool: PoolSettings,
+    pub plan: String,
+    pub notes: Option<String>,
+}
+
+/// Filter and page for [`Registry::list_tenants`].
+#[derive(Debug, Clone, Default)]
+pub struct TenantFilter {
+    pub search: Option<String>,
+    pub status: Option<TenantStatus>,
+    /// 1-based.
+    pub page: u32,
+    pub limit: u32,
+}
+
+const TENANT_SELECT: &str = "SELECT t.id, t.code, t.name, t.subdomain, t.status, t.status_reason, \
+    t.placement, t.engine, t.server_id, s.name AS server_name, t.database_name, t.schema_name, \
+    t.username, t.password_enc, t.hosting, t.region, t.max_connections, t.acquire_timeout_ms, \
+    t.statement_timeout_ms, t.schema_version, t.plan, t.notes, t.created_at, t.updated_at, \
+    s.host, s.port, s.tls_mode \
+    FROM tenants t JOIN data_servers s ON s.id = t.server_id";
+
+fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
+    let text = |c: &str| row.try_get::<String, _>(c);
+    let subdomain: Option<String> = row.try_get("subdomain")?;
+    Ok(Tenant {
+        id: parse_uuid(text("id")?)?,
+        code: TenantCode::parse(&text("code")?)?,
+        name: text("name")?,
+        subdomain: subdomain.as_deref().map(Subdomain::parse).transpose()?,
+        domains: Vec::new(),
+        status: text("status")?.parse()?,
+        status_reason: row.try_get("status_reason")?,
+        placement: text("placement")?.parse()?,
+        engine: text("engine")?.parse()?,
+        server_id: parse_uuid(text("server_id")?)?,
+        server_name: text("server_name")?,
+        database: text("database_name")?,
+        schema: row.try_get("schema_name")?,
+        username: row.try_get("username")?,
+        hosting: text("hosting")?.parse()?,
+        region: row.try_get("region")?,
+        pool: PoolSettings {
+            max_connections: row.try_get::<i64, _>("max_connections")?.clamp(1, 10_000) as u32,
+            acquire_timeout_ms: row.try_get::<i64, _>("acquire_timeout_ms")?.max(1) as u64,
+            statement_timeout_ms: row.try_get::<i64, _>("statement_timeout_ms")?.max(0) as u64,
+        },
+        schema_version: row.try_get("schema_version")?,
+        plan: text("plan")?,
+        notes: row.try_get("notes")?,
+        created_at: text("created_at")?,
+        updated_at: text("updated_at")?,
+    })
+}
+
+pub(crate) fn password_context(id: Uuid) -> String {
+    format!("tenant:{id}:password")
+}
+
+impl Registry {
+    fn config_from_row(&self, row: &AnyRow, tenant: Tenant) -> Result<TenantConfig> {
+        let password_enc: Option<String> = row.try_get("password_enc")?;
+        let password = password_enc
+            .as_deref()
+            .map(|ct| self.secrets().decrypt(ct, &password_context(tenant.id)))
+            .transpose()?;
+        let mut source = DataSource {
+            engine: tenant.engine,
+            host: row.try_get("host")?,
+            port: row.try_get::<i64, _>("port")? as u16,
+            database: tenant.database.clone(),
+            schema: tenant.schema.clone(),
+            username: tenant.username.clone(),
+            password,
+            tls: row.try_get::<String, _>("tls_mode")?.parse()?,
+            fingerprint: 0,
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            source.engine,
+            &source.host,
+            source.port,
+            &source.database,
+            &source.schema,
+        )
+            .hash(&mut h);
+        (&source.username, &password_enc, source.tls, tenant.pool).hash(&mut h);
+        source.fingerprint = h.finish();
+        Ok(TenantConfig { tenant, source })
+    }
+
+    async fn load_domains(&self, tenant: &mut Tenant) -> Result<()> {
+        tenant.domains = sqlx::query_scalar(
+            &self.sql("SELECT domain FROM tenant_domains WHERE tenant_id = ? ORDER BY domain"),
+        )
+        .bind(tenant.id.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn fetch_config(&self, column: &str, value: String) -> Result<Option<TenantConfig>> {
+        let q = format!("{TENANT_SELECT} WHERE t.{column} = ?");
+        let Some(row) = sqlx::query(&self.sql(&q))
+            .bind(value)
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut tenant = tenant_from_row(&row)?;
+        self.load_domains(&mut tenant).await?;
+        self.config_from_row(&row, tenant).map(Some)
+    }
+
+    /// The router's lookup: served from the cache when warm; reads the registry otherwise.
+    pub async fn tenant_config(&self, code: &TenantCode) -> Result<Option<Arc<TenantConfig>>> {
+        if let Some(hit) = self.inner.cache.config(code) {
+            return Ok(Some(hit));
+        }
+        let Some(config) = self.fetch_config("code", code.to_string()).await? else {
+            return Ok(None);
+        };
+        let config = Arc::new(config);
+        self.inner.cache.put_config(config.clone());
+        Ok(Some(config))
+    }
+
+    pub async fn tenant(&self, code: &TenantCode) -> Result<Tenant> {
+        Ok(self
+            .fetch_config("code", code.to_string())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("tenant {code}")))?
+            .tenant)
+    }
+
+    pub async fn tenant_by_id(&self, id: Uuid) -> Result<Tenant> {
+        Ok(self
+            .fetch_config("id", id.to_string())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("tenant {id}")))?
+            .tenant)
+    }
+
+    /// The tenant code whose custom domain is exactly `host`, cached (negative answers too).
+    pub async fn code_for_domain(&self, host: &HostName) -> Result<Option<TenantCode>> {
+        self.cached_code(
+            format!("d:{host}"),
+            "SELECT t.code FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.domain = ?",
+            host.as_str(),
+        )
+        .await
+    }
+
+    /// The tenant code whose subdomain is `sub`, cached (negative answers too).
+    pub async fn code_for_subdomain(&self, sub: &Subdomain) -> Result<Option<TenantCode>> {
+        self.cached_code(
+            format!("s:{sub}"),
+            "SELECT code FROM tenants WHERE subdomain = ?",
+            sub.as_str(),
+        )
+        .await
+    }
+
+    async fn cached_code(
+        &self,
+        key: String,
+        query: &str,
+        value: &str,
+    ) -> Result<Option<TenantCode>> {
+        if let Some(hit) = self.inner.cache.domain(&key) {
+            return Ok(hit);
+        }
+        let code: Option<String> = sqlx::query_scalar(&self.sql(query))
+            .bind(value)
+            .fetch_optional(self.pool())
+            .await?;
+        let code = code.as_deref().map(TenantCode::parse).transpose()?;
+        self.inner.cache.put_domain(key, code.clone());
+        Ok(code)
+    }
+
+    #[tracing::instrument(skip_all, fields(code = %new.code))]
+    pub async fn create_tenant(&self, new: NewTenant) -> Result<Tenant> {
+        if new.name.trim().is_empty() {
+            return Err(InvalidValue::new("name", "must not be empty").into());
+        }
+        let server = self.server(new.server_id).await?;
+        let id = Uuid::new_v4();
+        let now = db::now();
+        let database = new
+            .database
+            .unwrap_or_else(|| DatabaseName::for_tenant(&new.code));
+        let password = new.password.as_ref().map(|p| {
+            self.secrets()
+                .encrypt(crate::secrets::expose(p), &password_context(id))
+        });
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO tenants (id, code, name, subdomain, status, placement, engine, server_id, \
+             database_name, schema_name, username, password_enc, hosting, region, max_connections, \
+             acquire_timeout_ms, statement_timeout_ms, plan, notes, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(id.to_string())
+        .bind(new.code.as_str())
+        .bind(new.name.trim())
+        .bind(new.subdomain.as_ref().map(|s| s.to_string()))
+        .bind(new.status.as_str())
+        .bind(new.placement.as_str())
+        .bind(server.engine.as_str())
+        .bind(server.id.to_string())
+        .bind(database.as_str())
+        .bind(new.schema.as_ref().map(|s| s.to_string()))
+        .bind(new.username.clone())
+        .bind(password)
+        .bind(server.hosting.as_str())
+        .bind(new.region.clone().or(server.region.clone()))
+        .bind(i64::from(new.pool.max_connections))
+        .bind(new.pool.acquire_timeout_ms as i64)
+        .bind(new.pool.statement_timeout_ms as i64)
+        .bind(&new.plan)
+        .bind(new.notes.clone())
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict(e, format!("tenant {} (code or subdomain)", new.code)))?;
+        for domain in &new.domains {
+            sqlx::query(&self.sql(
+                "INSERT INTO tenant_domains (domain, tenant_id, created_at) VALUES (?, ?, ?)",
+            ))
+            .bind(domain.as_str())
+            .bind(id.to_string())
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict(e, format!("domain {domain}")))?;
+        }
+        tx.commit().await?;
+        self.inner.cache.invalidate(&new.code);
+        self.tenant_by_id(id).await
+    }
+
+    /// Lists tenants (tombstones excluded unless `status = deleted` is asked for) with the total.
+    pub async fn list_tenants(&self, filter: &TenantFilter) -> Result<(Vec<Tenant>, i64)> {
+        let limit = filter.limit.clamp(1, 500);
+        let offset = (filter.page.max(1) - 1) as i64 * limit as i64;
+        let search = filter
+            .search
+            .as_deref()
+            .map(|s| format!("%{}%", s.trim().to_ascii_lowercase()));
+        let mut cond = String::from(" WHERE 1 = 1");
+        match filter.status {
+            Some(_) => cond.push_str(" AND t.status = ?"),
+            None => cond.push_str(" AND t.status <> 'deleted'"),
+        }
+        if search.is_some() {
+            cond.push_str(" AND (LOWER(t.code) LIKE ? OR LOWER(t.name) LIKE ?)");
+        }
+        let count_q = format!("SELECT COUNT(*) FROM tenants t{cond}");
+        let list_q = format!("{TENANT_SELECT}{cond} ORDER BY t.code LIMIT ? OFFSET ?");
+        let (count_q, list_q) = (self.sql(&count_q), self.sql(&list_q));
+        let mut count = sqlx::query_scalar::<_, i64>(&count_q);
+        let mut list = sqlx::query(&list_q);
+        if let Some(status) = filter.status {
+            count = count.bind(status.as_str());
+            list = list.bind(status.as_str());
+        }
+        if let Some(s) = &search {
+            count = count.bind(s.clone()).bind(s.clone());
+            list = list.bind(s.clone()).bind(s.clone());
+        }
+        let total = count.fetch_one(self.pool()).await?;
+        let rows = list
+            .bind(limit as i64)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
+        let mut tenants = rows
+            .iter()
+            .map(tenant_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        for t in &mut tenants {
+            self.load_domains(t).await?;
+        }
+        Ok((tenants, total))
+    }
+
+    /// Configs of every tenant that is not deleted (for health probes and fleet work).
+    pub async fn all_configs(&self) -> Result<Vec<TenantConfig>> {
+        let q = format!("{TENANT_SELECT} WHERE t.status <> 'deleted' ORDER BY t.code");
+        let rows = sqlx::query(&q).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| tenant_from_row(row).and_then(|t| self.config_from_row(row, t)))
+            .collect()
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn set_status(
+        &self,
+        code: &TenantCode,
+        status: TenantStatus,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        self.update_tenant(
+            code,
+            "status = ?, status_reason = ?",
+            vec![Some(status.as_str().to_owned()), reason.map(str::to_owned)],
+        )
+        .await
+    }
+
+    /// Stores a new database password for a tenant (encrypted); live pools follow on the next request.
+    #[tracing::instrument(skip(self, password))]
+    pub async fn set_tenant_password(
+        &self,
+        code: &TenantCode,
+        password: &SecretString,
+    ) -> Result<()> {
+        let tenant = self.tenant(code).await?;
+        let ct = self.secrets().encrypt(
+            crate::secrets::expose(password),
+            &password_context(tenant.id),
+        );
+        self.update_tenant(code, "password_enc = ?", vec![Some(ct)])
+            .await
+    }
+
+    pub async fn set_schema_version(&self, code: &TenantCode, version: i64) -> Result<()> {
+        let q = "UPDATE tenants SET schema_version = ?, updated_at = ? WHERE code = ?";
+        sqlx::query(&self.sql(q))
+            .bind(version)
+            .bind(db::now())
+            .bind(code.as_str())
+            .execute(self.pool())
+            .await?;
+        self.inner.cache.invalidate(code);
+        Ok(())
+    }
+
+    /// Updates `assignments` (a `col = ?, …` list written in this module, never from input) with
+    /// text values, bumps `updated_at`, and invalidates the cached config.
+    async fn update_tenant(
+        &self,
+        code: &TenantCode,
+        assignments: &str,
+        values: Vec<Option<String>>,
+    ) -> Result<()> {
+        let q = format!("UPDATE tenants SET {assignments}, updated_at = ? WHERE code = ?");
+        let q = self.sql(&q);
+        let mut query = sqlx::query(&q);
+        for v in values {
+            query = query.bind(v);
+        }
+        let done = query
+            .bind(db::now())
+            .bind(code.as_str())
+            .execute(self.pool())
+            .await?;
+        self.inner.cache.invalidate(code);
+        if done.rows_affected() == 0 {
+            return Err(RegistryError::NotFound(format!("tenant {code}")));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! The request path as an axum layer: **resolve → check status → authorize → acquire → handle**.
+//!
+//! Install [`tenant_layer`] on the tenant data routes; handlers then take [`Tenant`] (the resolved
+//! tenant and its token, if any), [`TenantUser`] (a verified token of *this* tenant) and
+//! [`TenantDb`] (a connection from this tenant's pool, and from no other).
+
+mod error;
+mod extract;
+
+pub use error::ApiError;
+pub use extract::{Tenant, TenantDb, TenantUser};
+
+use crate::auth::{Claims, TokenKind, TokenSigner};
+use crate::pools::PoolManager;
+use crate::registry::{Registry, TenantConfig};
+use crate::resolve::{self, Explicit, ResolveError};
+use crate::tenant::{HostName, TenantStatus};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// The services the tenant layer needs; a cheap `Clone`.
+#[derive(Clone)]
+pub struct TenantRouter {
+    pub registry: Registry,
+    pub pools: PoolManager,
+    pub signer: TokenSigner,
+    /// `example.com` makes `acme.example.com` resolve to the tenant whose subdomain is `acme`.
+    pub base_domain: Option<HostName>,
+}
+
+/// What the layer stores in the request for the extractors.
+#[derive(Clone)]
+pub(crate) struct Resolved {
+    pub config: Arc<TenantConfig>,
+    pub claims: Option<Arc<Claims>>,
+    pub pools: PoolManager,
+}
+
+/// Verifies the bearer token, if any. A present but invalid token is a 401, never ignored.
+pub fn bearer_claims(
+    signer: &TokenSigner,
+    parts: &axum::http::request::Parts,
+) -> Result<Option<Claims>, ApiError> {
+    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| ApiError::unauthorized("Authorization must be 'Bearer <token>'"))?;
+    signer
+        .verify(token.trim())
+        .map(Some)
+        .map_err(|_| ApiError::unauthorized("invalid or expired token"))
+}
+
+/// The middleware function; use with `axum::middleware::from_fn_with_state(router, tenant_layer)`.
+pub async fn tenant_layer(
+    State(tr): State<TenantRouter>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match resolve_request(&tr, &parts).await {
+        Ok(resolved) => {
+            parts.extensions.insert(resolved);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[tracing::instrument(name = "resolve", skip_all)]
+async fn resolve_request(
+    tr: &TenantRouter,
+    parts: &axum::http::request::Parts,
+) -> Result<Resolved, ApiError> {
+    let claims = bearer_claims(&tr.signer, parts)?;
+    let tenant_claim = claims
+        .as_ref()
+        .filter(|c| c.kind == TokenKind::Tenant)
+        .and_then(|c| c.tenant.as_deref());
+    let company = resolve::company_param(parts.uri.query());
+    let explicit = Explicit {
+        token: tenant_claim,
+        header: parts.headers.get("x-tenant").and_then(|h| h.to_str().ok()),
+        query: company.as_deref(),
+    };
+    let host = resolve::host_code(&tr.registry, parts, tr.base_domain.as_ref())
+        .await
+        .map_err(resolve_error)?;
+    let Some((code, _source)) = resolve::decide(&explicit, host).map_err(resolve_error)? else {
+        return Err(ApiError::not_found(
+            "tenant_not_found",
+            "the request names no tenant (use a subdomain, X-Tenant header or ?company=CODE)",
+        ));
+    };
+    let config = tr.registry.tenant_config(&code).await?.ok_or_else(|| {
+        ApiError::not_found("tenant_not_found", format!("tenant {code} does not exist"))
+    })?;
+    check_status(&config)?;
+    if let Some(c) = claims.as_ref().filter(|c| c.kind == TokenKind::Tenant) {
+        if c.tid != Some(config.tenant.id) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "tenant_mismatch",
+                format!("the token was not issued for tenant {code}"),
+            ));
+        }
+    }
+    Ok(Resolved {
+        config,
+        claims: claims.map(Arc::new),
+        pools: tr.pools.clone(),
+    })
+}
+
+fn resolve_error(e: ResolveError) -> ApiError {
+    match e {
+        ResolveError::InvalidCode(v) => ApiError::bad_request("invalid_tenant_code", v.to_string()),
+        ResolveError::Mismatch { .. } => {
+            ApiError::new(StatusCode::FORBIDDEN, "tenant_mismatch", e.to_string())
+        }
+        ResolveError::Registry(r) => r.into(),
+    }
+}
+
+/// Maps a tenant's status to the answer of `DESIGN.md`: only `active` passes.
+pub fn check_status(config: &TenantConfig) -> Result<(), ApiError> {
+    let code = &config.tenant.code;
+    match config.tenant.status {
+        TenantStatus::Active => Ok(()),
+        TenantStatus::Suspended => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "tenant_suspended",
+            format!("tenant {code} is suspended"),
+        )),
+        TenantStatus::Provisioning => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tenant_not_ready",
+            format!("tenant {code} is still being provisioned"),
+        )),
+        TenantStatus::Failed | TenantStatus::Deleted => Err(ApiError::not_found(
+            "tenant_not_found",
+            format!("tenant {code} does not exist"),
+        )),
+    }
+}
