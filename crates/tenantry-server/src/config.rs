@@ -1,0 +1,124 @@
+//! Configuration: an optional TOML file, then `TENANTRY_*` environment variables (environment wins).
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tenantry::pools::PoolManagerSettings;
+use tenantry::registry::CacheSettings;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server listens on. Default: `127.0.0.1:8080`. Env: `TENANTRY_LISTEN`.
+    pub listen: String,
+    /// Directory for the embedded registry, key file and SQLite servers. Default: `./tenantry-data`.
+    /// Env: `TENANTRY_DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// Registry URL (`sqlite:…` or `postgres://…`). Default: `sqlite://{data_dir}/registry.db`.
+    /// Env: `TENANTRY_REGISTRY_URL`.
+    pub registry_url: Option<String>,
+    /// File holding the master key (64 hex digits). Default: `{data_dir}/master.key`. The key itself
+    /// may instead come from `TENANTRY_MASTER_KEY`. Env: `TENANTRY_MASTER_KEY_FILE`.
+    pub master_key_file: Option<PathBuf>,
+    /// Base domain for subdomain resolution (`acme.example.com`). Default: none.
+    /// Env: `TENANTRY_BASE_DOMAIN`.
+    pub base_domain: Option<String>,
+    /// Lifetime of issued tokens. Default: 12 h.
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// Pool-manager settings (`[pools]`).
+    pub pools: PoolManagerSettings,
+    /// Tenant-config cache settings (`[cache]`).
+    pub cache: CacheSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./tenantry-data"),
+            registry_url: None,
+            master_key_file: None,
+            base_domain: None,
+            token_ttl: Duration::from_secs(12 * 3600),
+            pools: PoolManagerSettings::default(),
+            cache: CacheSettings::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `file` (if given), then applies the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config: Config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("config file {} is invalid", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok());
+        Ok(config)
+    }
+
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = var("TENANTRY_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = var("TENANTRY_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("TENANTRY_REGISTRY_URL") {
+            self.registry_url = Some(v);
+        }
+        if let Some(v) = var("TENANTRY_MASTER_KEY_FILE") {
+            self.master_key_file = Some(v.into());
+        }
+        if let Some(v) = var("TENANTRY_BASE_DOMAIN") {
+            self.base_domain = Some(v);
+        }
+    }
+
+    pub fn registry_url(&self) -> String {
+        self.registry_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("registry.db").display()))
+    }
+
+    pub fn master_key_file(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let mut c: Config = toml::from_str("listen = \"0.0.0.0:1\"\nbase_domain = \"a.com\"").unwrap();
+        c.apply_env(|k| (k == "TENANTRY_LISTEN").then(|| "127.0.0.1:2".to_owned()));
+        assert_eq!(c.listen, "127.0.0.1:2");
+        assert_eq!(c.base_domain.as_deref(), Some("a.com"));
+    }
+
+    #[test]
+    fn durations_and_pool_settings_parse_from_toml() {
+        let c: Config = toml::from_str("token_ttl = \"1h\"\n[pools]\nmax_pools = 7\npool_idle_timeout = \"10s\"").unwrap();
+        assert_eq!(c.token_ttl, Duration::from_secs(3600));
+        assert_eq!(c.pools.max_pools, 7);
+        assert_eq!(c.pools.pool_idle_timeout, Duration::from_secs(10));
+        assert!(toml::from_str::<Config>("[pools]\nmax_pools = \"many\"").is_err());
+    }
+
+    #[test]
+    fn registry_defaults_to_sqlite_in_the_data_dir() {
+        let c = Config { data_dir: "/d".into(), ..Config::default() };
+        assert_eq!(c.registry_url(), "sqlite:///d/registry.db");
+        assert_eq!(c.master_key_file(), PathBuf::from("/d/master.key"));
+    }
+}

@@ -1,0 +1,149 @@
+//! `tenantry demo`: an embedded registry with five SQLite tenants on three "servers" (directories),
+//! seeded with distinct field-service data. Idempotent: a second run reuses the data directory.
+
+use crate::config::Config;
+use crate::http::data::{CUSTOMERS, SITES, TICKETS};
+use crate::startup::App;
+use anyhow::Context;
+use serde_json::json;
+use std::path::Path;
+use tenantry::provision::{ensure_user, Provisioner, ServerAdmin};
+use tenantry::registry::{NewServer, NewTenant, PoolSettings};
+use tenantry::secrets::MasterKey;
+use tenantry::tenant::{DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode};
+
+pub const DEMO_PASSWORD: &str = "tenantry-demo";
+pub const OWNER_EMAIL: &str = "owner@tenantry.local";
+const PRIORITIES: [&str; 3] = ["low", "normal", "high"];
+
+/// (code, name, server, city, customers)
+const TENANTS: &[(&str, &str, &str, &str, &[&str])] = &[
+    ("DCPSP", "DCP Security Patrol", "ours", "Rotterdam", &["Harbor Authority", "Maas Warehousing", "Erasmus Clinic"]),
+    ("DEMO", "Demo Facilities", "ours", "Utrecht", &["Demo Bakery", "Demo Library"]),
+    ("ACME", "Acme Field Services", "customer-a", "Springfield", &["Road Runner Ltd", "Coyote Supplies", "Desert Motel", "Canyon Bank"]),
+    ("TECHSTART", "TechStart Installations", "customer-b", "Eindhoven", &["Startup Hub", "Photon Labs"]),
+    ("GLOBALSEC", "GlobalSec Monitoring", "customer-b", "Antwerp", &["Diamond Exchange", "Port Terminal 7", "City Museum"]),
+];
+
+/// Loads the master key, creating the key file on first run.
+pub fn demo_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if std::env::var("TENANTRY_MASTER_KEY").is_ok() {
+        return crate::startup::load_master_key(config);
+    }
+    let path = config.master_key_file();
+    if path.exists() {
+        return MasterKey::from_file(&path).context("cannot read the demo key file");
+    }
+    Ok(MasterKey::create_file(&path)?)
+}
+
+/// Opens (creating on first run) the demo registry and tenants, and returns the app.
+pub async fn prepare(config: &Config) -> anyhow::Result<App> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let app = App::open(config, demo_key(config)?).await?;
+    let registry = app.registry();
+    if registry.owner_count().await? == 0 {
+        registry.create_owner(OWNER_EMAIL, "Platform Owner", DEMO_PASSWORD).await?;
+    }
+    for (name, hosting) in [("ours", Hosting::Ours), ("customer-a", Hosting::Customer), ("customer-b", Hosting::Customer)] {
+        if registry.server_by_name(name).await.is_err() {
+            let dir = config.data_dir.join("servers").join(name);
+            registry
+                .add_server(NewServer {
+                    name: name.into(),
+                    engine: Engine::Sqlite,
+                    host: absolute(&dir)?,
+                    port: None,
+                    hosting,
+                    region: Some("eu-west".into()),
+                    tls: TlsMode::Disable,
+                    admin_username: None,
+                    admin_password: None,
+                })
+                .await?;
+        }
+    }
+    for (i, &(code, name, server, city, customers)) in TENANTS.iter().enumerate() {
+        seed_tenant(&app, i, code, name, server, city, customers).await?;
+    }
+    Ok(app)
+}
+
+fn absolute(p: &Path) -> anyhow::Result<String> {
+    std::fs::create_dir_all(p)?;
+    Ok(std::fs::canonicalize(p)?.display().to_string())
+}
+
+async fn seed_tenant(
+    app: &App,
+    index: usize,
+    code: &str,
+    name: &str,
+    server: &str,
+    city: &str,
+    customers: &[&str],
+) -> anyhow::Result<()> {
+    let registry = app.registry();
+    let code = TenantCode::parse(code)?;
+    let provisioner = Provisioner { registry: registry.clone(), pools: app.pools().clone() };
+    match registry.tenant(&code).await {
+        Ok(t) if t.status == TenantStatus::Active => return Ok(()),
+        Ok(_) => {
+            provisioner.finish(&code, DEMO_PASSWORD).await?;
+        }
+        Err(_) => {
+            let server = registry.server_by_name(server).await?;
+            let placement = if server.hosting == Hosting::Ours { Placement::Dedicated } else { Placement::External };
+            if placement == Placement::External {
+                // Stands in for the customer's own database, which they would have created.
+                ServerAdmin { server: &server, password: None }
+                    .create_database(&DatabaseName::for_tenant(&code))
+                    .await?;
+            }
+            let new = NewTenant {
+                code: code.clone(),
+                name: name.into(),
+                subdomain: Some(Subdomain::parse(code.as_str())?),
+                domains: Vec::new(),
+                placement,
+                server_id: server.id,
+                database: None,
+                schema: None,
+                username: None,
+                password: None,
+                status: TenantStatus::Provisioning,
+                region: None,
+                pool: PoolSettings::default(),
+                plan: if index % 2 == 0 { "standard" } else { "premium" }.into(),
+                notes: Some("demo tenant".into()),
+            };
+            provisioner.provision(new, DEMO_PASSWORD).await?;
+        }
+    }
+    seed_business_data(app, &code, city, customers).await
+}
+
+async fn seed_business_data(app: &App, code: &TenantCode, city: &str, customers: &[&str]) -> anyhow::Result<()> {
+    let config = app.registry().tenant_config(code).await?.context("tenant vanished")?;
+    let mut conn = app.pools().acquire(&config).await?;
+    let engine = conn.engine();
+    let tech = format!("{}-tech", code.as_str().to_ascii_lowercase());
+    ensure_user(&mut conn, engine, &tech, &format!("{} Technician", config.tenant.name), "technician", DEMO_PASSWORD).await?;
+    let err = |e: tenantry::router::ApiError| anyhow::anyhow!("seeding {code}: {e}");
+    for (i, customer) in customers.iter().enumerate() {
+        let c = CUSTOMERS
+            .create(&mut conn, &json!({"name": customer, "email": format!("info@{}.example", customer.to_lowercase().replace(' ', "-")), "address": format!("{} Main Street, {city}", i + 1)}))
+            .await
+            .map_err(err)?;
+        let s = SITES
+            .create(&mut conn, &json!({"customerId": c["id"], "name": format!("{customer} HQ"), "city": city}))
+            .await
+            .map_err(err)?;
+        TICKETS
+            .create(&mut conn, &json!({"siteId": s["id"], "title": format!("Inspect alarm panel at {customer}"), "priority": PRIORITIES[i % 3]}))
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! HTTP surfaces: health, tenant data plane, admin plane.
+
+mod admin;
+mod auth;
+pub mod data;
+mod health;
+pub mod resource;
+
+use crate::startup::App;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use admin::OwnerAuth;
+
+/// The whole HTTP API.
+pub fn router(app: App) -> Router {
+    let tenant_layer = axum::middleware::from_fn_with_state(app.tenants.clone(), tenantry::router::tenant_layer);
+    let data = Router::new()
+        .route("/api/auth/login", post(auth::login))
+        .merge(data::routes())
+        .route_layer(tenant_layer);
+    Router::new()
+        .route("/api/health", get(health::live))
+        .route("/api/health/tenants", get(health::tenants))
+        .route("/api/admin/login", post(admin::login))
+        .merge(data)
+        .fallback(not_found)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn not_found() -> tenantry::router::ApiError {
+    tenantry::router::ApiError::not_found("not_found", "no such route")
+}
+
+/// Parses a JSON body into `T`, answering 400 with the serde message (which names the field).
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = tenantry::router::ApiError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(JsonBody(v)),
+            Err(e) => Err(tenantry::router::ApiError::bad_request("invalid_body", e.body_text())),
+        }
+    }
+}

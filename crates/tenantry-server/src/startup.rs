@@ -1,0 +1,69 @@
+//! Builds the application from config and runs the HTTP server.
+
+use crate::config::Config;
+use crate::http;
+use anyhow::Context;
+use std::future::Future;
+use tenantry::auth::TokenSigner;
+use tenantry::pools::PoolManager;
+use tenantry::registry::Registry;
+use tenantry::router::TenantRouter;
+use tenantry::secrets::{MasterKey, SecretBox};
+use tenantry::tenant::HostName;
+use tokio::net::TcpListener;
+
+/// Shared state of every handler; a cheap `Clone`.
+#[derive(Clone)]
+pub struct App {
+    pub tenants: TenantRouter,
+}
+
+impl App {
+    pub fn new(registry: Registry, pools: PoolManager, signer: TokenSigner, base_domain: Option<HostName>) -> Self {
+        Self { tenants: TenantRouter { registry, pools, signer, base_domain } }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.tenants.registry
+    }
+
+    pub fn pools(&self) -> &PoolManager {
+        &self.tenants.pools
+    }
+
+    pub fn signer(&self) -> &TokenSigner {
+        &self.tenants.signer
+    }
+
+    /// Opens the registry named by `config` with `key` and starts the pool manager.
+    pub async fn open(config: &Config, key: MasterKey) -> anyhow::Result<Self> {
+        let signer = TokenSigner::new(&key, config.token_ttl);
+        let registry = Registry::open(&config.registry_url(), SecretBox::new(key), config.cache.clone())
+            .await
+            .context("cannot open the registry")?;
+        let base_domain = config
+            .base_domain
+            .as_deref()
+            .map(HostName::parse)
+            .transpose()
+            .context("base_domain is invalid")?;
+        Ok(Self::new(registry, PoolManager::new(config.pools.clone()), signer, base_domain))
+    }
+}
+
+/// Loads the master key: `TENANTRY_MASTER_KEY`, else the key file. Missing or malformed is an error.
+pub fn load_master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Ok(text) = std::env::var("TENANTRY_MASTER_KEY") {
+        return MasterKey::parse(&text).context("TENANTRY_MASTER_KEY is invalid");
+    }
+    MasterKey::from_file(&config.master_key_file()).context("cannot load the master key")
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then closes every tenant pool.
+pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let pools = app.pools().clone();
+    let router = http::router(app);
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    pools.close_all().await;
+    Ok(())
+}
