@@ -1,0 +1,213 @@
+//! Test harness: a real tenantry server on 127.0.0.1:0 with its own registry, and helpers to put
+//! tenants on the throwaway servers of `tenantry-testkit`.
+
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tenantry::auth::TokenSigner;
+use tenantry::pools::{PoolManager, PoolManagerSettings};
+use tenantry::provision::Provisioner;
+use tenantry::registry::{CacheSettings, DataServer, NewServer, NewTenant, PoolSettings, Registry, Tenant};
+use tenantry::secrets::{MasterKey, SecretBox};
+use tenantry::tenant::{DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode};
+use tenantry_server::startup::{self, App};
+use tenantry_testkit::{shared_mariadb, shared_pg, unique_name};
+
+pub const PASSWORD: &str = "test-password";
+
+pub struct TestApp {
+    pub addr: String,
+    pub app: App,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Which server a tenant goes on.
+#[derive(Clone, Copy, Debug)]
+pub enum On {
+    Sqlite,
+    /// Throwaway PostgreSQL server `n` (0 = "ours", 1 = "a customer's").
+    Pg(usize),
+    MariaDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(PoolManagerSettings::default(), None).await
+    }
+
+    /// `registry_url`: `None` for an SQLite registry in the temp dir.
+    pub async fn spawn_with(pools: PoolManagerSettings, registry_url: Option<String>) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG").unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::generate();
+        let signer = TokenSigner::new(&key, Duration::from_secs(3600));
+        let url = registry_url.unwrap_or_else(|| format!("sqlite://{}/registry.db", dir.path().display()));
+        let registry = Registry::open(&url, SecretBox::new(key), CacheSettings::default()).await.unwrap();
+        registry.create_owner("owner@test.local", "Owner", PASSWORD).await.unwrap();
+        let app = App::new(registry, PoolManager::new(pools), signer, Some(tenantry::tenant::HostName::parse("example.com").unwrap()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(startup::run(listener, app.clone(), async move {
+            let _ = rx.await;
+        }));
+        Self { addr, app, client: reqwest::Client::new(), dir, _shutdown: tx }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        self.app.registry()
+    }
+
+    /// Registers a data server for `on` (idempotent per app).
+    pub async fn server(&self, on: On) -> DataServer {
+        let (name, engine, host, port, hosting) = match on {
+            On::Sqlite => {
+                let d = self.dir.path().join("sqlite-server");
+                ("sqlite".to_owned(), Engine::Sqlite, d.display().to_string(), None, Hosting::Ours)
+            }
+            On::Pg(n) => {
+                let s = shared_pg(n);
+                let hosting = if n == 0 { Hosting::Ours } else { Hosting::Customer };
+                (format!("pg{n}"), Engine::Postgres, s.host().to_owned(), Some(s.port()), hosting)
+            }
+            On::MariaDb => {
+                let s = shared_mariadb();
+                ("mariadb".to_owned(), Engine::Mysql, s.host().to_owned(), Some(s.port()), Hosting::Ours)
+            }
+        };
+        if let Ok(s) = self.registry().server_by_name(&name).await {
+            return s;
+        }
+        let admin = match engine {
+            Engine::Postgres => Some("postgres".to_owned()),
+            Engine::Mysql => Some("root".to_owned()),
+            Engine::Sqlite => None,
+        };
+        self.registry()
+            .add_server(NewServer {
+                name,
+                engine,
+                host,
+                port,
+                hosting,
+                region: Some("test".into()),
+                tls: TlsMode::Disable,
+                admin_username: admin,
+                admin_password: None,
+            })
+            .await
+            .unwrap()
+    }
+
+    pub fn new_tenant(code: &str, server: &DataServer) -> NewTenant {
+        let code = TenantCode::parse(code).unwrap();
+        NewTenant {
+            subdomain: Some(Subdomain::parse(code.as_str()).unwrap()),
+            code,
+            name: "Test Tenant".into(),
+            domains: Vec::new(),
+            placement: Placement::Dedicated,
+            server_id: server.id,
+            database: Some(DatabaseName::parse(&unique_name("t")).unwrap()),
+            schema: None,
+            username: server.admin_username.clone(),
+            password: None,
+            status: TenantStatus::Provisioning,
+            region: None,
+            pool: PoolSettings { acquire_timeout_ms: 2_000, ..PoolSettings::default() },
+            plan: "standard".into(),
+            notes: None,
+        }
+    }
+
+    /// Provisions a tenant on `on` with admin user `admin` / [`PASSWORD`].
+    pub async fn tenant(&self, code: &str, on: On) -> Tenant {
+        let server = self.server(on).await;
+        self.provision(Self::new_tenant(code, &server)).await
+    }
+
+    pub async fn provision(&self, new: NewTenant) -> Tenant {
+        let p = Provisioner { registry: self.registry().clone(), pools: self.app.pools().clone() };
+        p.provision(new, PASSWORD).await.unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a request; returns status and JSON body (`Null` when empty).
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut rq = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            rq = rq.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rq = rq.json(&b);
+        }
+        for (k, v) in headers {
+            rq = rq.header(*k, *v);
+        }
+        let resp = rq.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, json)
+    }
+
+    /// Logs in as `admin` of tenant `code` and returns the token.
+    pub async fn login(&self, code: &str) -> String {
+        let (status, body) = self
+            .call(Method::POST, &format!("/api/auth/login?company={code}"), None, Some(json!({"username": "admin", "password": PASSWORD})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "login to {code} failed: {body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn owner_token(&self) -> String {
+        let (status, body) = self
+            .call(Method::POST, "/api/admin/login", None, Some(json!({"email": "owner@test.local", "password": PASSWORD})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a customer, a site and a ticket named after `tag` through the API.
+    pub async fn seed(&self, token: &str, tag: &str) -> (i64, i64, i64) {
+        let (s, c) = self.call(Method::POST, "/api/customers", Some(token), Some(json!({"name": format!("{tag} customer")}))).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let (s, site) = self
+            .call(Method::POST, "/api/sites", Some(token), Some(json!({"customerId": c["id"], "name": format!("{tag} site")})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{site}");
+        let (s, t) = self
+            .call(Method::POST, "/api/tickets", Some(token), Some(json!({"siteId": site["id"], "title": format!("{tag} ticket")})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{t}");
+        (c["id"].as_i64().unwrap(), site["id"].as_i64().unwrap(), t["id"].as_i64().unwrap())
+    }
+}
+
+pub fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<none>")
+}
