@@ -55,7 +55,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("config file {} is invalid", path.display()))?
+                toml::from_str(&text)
+                    .with_context(|| format!("config file {} is invalid", path.display()))?
             }
             None => Config::default(),
         };
@@ -100,7 +101,8 @@ mod tests {
 
     #[test]
     fn environment_wins_over_the_file() {
-        let mut c: Config = toml::from_str("listen = \"0.0.0.0:1\"\nbase_domain = \"a.com\"").unwrap();
+        let mut c: Config =
+            toml::from_str("listen = \"0.0.0.0:1\"\nbase_domain = \"a.com\"").unwrap();
         c.apply_env(|k| (k == "TENANTRY_LISTEN").then(|| "127.0.0.1:2".to_owned()));
         assert_eq!(c.listen, "127.0.0.1:2");
         assert_eq!(c.base_domain.as_deref(), Some("a.com"));
@@ -108,7 +110,10 @@ mod tests {
 
     #[test]
     fn durations_and_pool_settings_parse_from_toml() {
-        let c: Config = toml::from_str("token_ttl = \"1h\"\n[pools]\nmax_pools = 7\npool_idle_timeout = \"10s\"").unwrap();
+        let c: Config = toml::from_str(
+            "token_ttl = \"1h\"\n[pools]\nmax_pools = 7\npool_idle_timeout = \"10s\"",
+        )
+        .unwrap();
         assert_eq!(c.token_ttl, Duration::from_secs(3600));
         assert_eq!(c.pools.max_pools, 7);
         assert_eq!(c.pools.pool_idle_timeout, Duration::from_secs(10));
@@ -117,7 +122,10 @@ mod tests {
 
     #[test]
     fn registry_defaults_to_sqlite_in_the_data_dir() {
-        let c = Config { data_dir: "/d".into(), ..Config::default() };
+        let c = Config {
+            data_dir: "/d".into(),
+            ..Config::default()
+        };
         assert_eq!(c.registry_url(), "sqlite:///d/registry.db");
         assert_eq!(c.master_key_file(), PathBuf::from("/d/master.key"));
     }

@@ -10,7 +10,9 @@ use std::path::Path;
 use tenantry::provision::{ensure_user, Provisioner, ServerAdmin};
 use tenantry::registry::{NewServer, NewTenant, PoolSettings};
 use tenantry::secrets::MasterKey;
-use tenantry::tenant::{DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode};
+use tenantry::tenant::{
+    DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode,
+};
 
 pub const DEMO_PASSWORD: &str = "tenantry-demo";
 pub const OWNER_EMAIL: &str = "owner@tenantry.local";
@@ -18,11 +20,46 @@ const PRIORITIES: [&str; 3] = ["low", "normal", "high"];
 
 /// (code, name, server, city, customers)
 const TENANTS: &[(&str, &str, &str, &str, &[&str])] = &[
-    ("DCPSP", "DCP Security Patrol", "ours", "Rotterdam", &["Harbor Authority", "Maas Warehousing", "Erasmus Clinic"]),
-    ("DEMO", "Demo Facilities", "ours", "Utrecht", &["Demo Bakery", "Demo Library"]),
-    ("ACME", "Acme Field Services", "customer-a", "Springfield", &["Road Runner Ltd", "Coyote Supplies", "Desert Motel", "Canyon Bank"]),
-    ("TECHSTART", "TechStart Installations", "customer-b", "Eindhoven", &["Startup Hub", "Photon Labs"]),
-    ("GLOBALSEC", "GlobalSec Monitoring", "customer-b", "Antwerp", &["Diamond Exchange", "Port Terminal 7", "City Museum"]),
+    (
+        "DCPSP",
+        "DCP Security Patrol",
+        "ours",
+        "Rotterdam",
+        &["Harbor Authority", "Maas Warehousing", "Erasmus Clinic"],
+    ),
+    (
+        "DEMO",
+        "Demo Facilities",
+        "ours",
+        "Utrecht",
+        &["Demo Bakery", "Demo Library"],
+    ),
+    (
+        "ACME",
+        "Acme Field Services",
+        "customer-a",
+        "Springfield",
+        &[
+            "Road Runner Ltd",
+            "Coyote Supplies",
+            "Desert Motel",
+            "Canyon Bank",
+        ],
+    ),
+    (
+        "TECHSTART",
+        "TechStart Installations",
+        "customer-b",
+        "Eindhoven",
+        &["Startup Hub", "Photon Labs"],
+    ),
+    (
+        "GLOBALSEC",
+        "GlobalSec Monitoring",
+        "customer-b",
+        "Antwerp",
+        &["Diamond Exchange", "Port Terminal 7", "City Museum"],
+    ),
 ];
 
 /// Loads the master key, creating the key file on first run.
@@ -44,9 +81,15 @@ pub async fn prepare(config: &Config) -> anyhow::Result<App> {
     let app = App::open(config, demo_key(config)?).await?;
     let registry = app.registry();
     if registry.owner_count().await? == 0 {
-        registry.create_owner(OWNER_EMAIL, "Platform Owner", DEMO_PASSWORD).await?;
+        registry
+            .create_owner(OWNER_EMAIL, "Platform Owner", DEMO_PASSWORD)
+            .await?;
     }
-    for (name, hosting) in [("ours", Hosting::Ours), ("customer-a", Hosting::Customer), ("customer-b", Hosting::Customer)] {
+    for (name, hosting) in [
+        ("ours", Hosting::Ours),
+        ("customer-a", Hosting::Customer),
+        ("customer-b", Hosting::Customer),
+    ] {
         if registry.server_by_name(name).await.is_err() {
             let dir = config.data_dir.join("servers").join(name);
             registry
@@ -86,7 +129,10 @@ async fn seed_tenant(
 ) -> anyhow::Result<()> {
     let registry = app.registry();
     let code = TenantCode::parse(code)?;
-    let provisioner = Provisioner { registry: registry.clone(), pools: app.pools().clone() };
+    let provisioner = Provisioner {
+        registry: registry.clone(),
+        pools: app.pools().clone(),
+    };
     match registry.tenant(&code).await {
         Ok(t) if t.status == TenantStatus::Active => return Ok(()),
         Ok(_) => {
@@ -94,12 +140,19 @@ async fn seed_tenant(
         }
         Err(_) => {
             let server = registry.server_by_name(server).await?;
-            let placement = if server.hosting == Hosting::Ours { Placement::Dedicated } else { Placement::External };
+            let placement = if server.hosting == Hosting::Ours {
+                Placement::Dedicated
+            } else {
+                Placement::External
+            };
             if placement == Placement::External {
                 // Stands in for the customer's own database, which they would have created.
-                ServerAdmin { server: &server, password: None }
-                    .create_database(&DatabaseName::for_tenant(&code))
-                    .await?;
+                ServerAdmin {
+                    server: &server,
+                    password: None,
+                }
+                .create_database(&DatabaseName::for_tenant(&code))
+                .await?;
             }
             let new = NewTenant {
                 code: code.clone(),
@@ -115,7 +168,12 @@ async fn seed_tenant(
                 status: TenantStatus::Provisioning,
                 region: None,
                 pool: PoolSettings::default(),
-                plan: if index % 2 == 0 { "standard" } else { "premium" }.into(),
+                plan: if index % 2 == 0 {
+                    "standard"
+                } else {
+                    "premium"
+                }
+                .into(),
                 notes: Some("demo tenant".into()),
             };
             provisioner.provision(new, DEMO_PASSWORD).await?;
@@ -124,12 +182,29 @@ async fn seed_tenant(
     seed_business_data(app, &code, city, customers).await
 }
 
-async fn seed_business_data(app: &App, code: &TenantCode, city: &str, customers: &[&str]) -> anyhow::Result<()> {
-    let config = app.registry().tenant_config(code).await?.context("tenant vanished")?;
+async fn seed_business_data(
+    app: &App,
+    code: &TenantCode,
+    city: &str,
+    customers: &[&str],
+) -> anyhow::Result<()> {
+    let config = app
+        .registry()
+        .tenant_config(code)
+        .await?
+        .context("tenant vanished")?;
     let mut conn = app.pools().acquire(&config).await?;
     let engine = conn.engine();
     let tech = format!("{}-tech", code.as_str().to_ascii_lowercase());
-    ensure_user(&mut conn, engine, &tech, &format!("{} Technician", config.tenant.name), "technician", DEMO_PASSWORD).await?;
+    ensure_user(
+        &mut conn,
+        engine,
+        &tech,
+        &format!("{} Technician", config.tenant.name),
+        "technician",
+        DEMO_PASSWORD,
+    )
+    .await?;
     let err = |e: tenantry::router::ApiError| anyhow::anyhow!("seeding {code}: {e}");
     for (i, customer) in customers.iter().enumerate() {
         let c = CUSTOMERS
@@ -137,7 +212,10 @@ async fn seed_business_data(app: &App, code: &TenantCode, city: &str, customers:
             .await
             .map_err(err)?;
         let s = SITES
-            .create(&mut conn, &json!({"customerId": c["id"], "name": format!("{customer} HQ"), "city": city}))
+            .create(
+                &mut conn,
+                &json!({"customerId": c["id"], "name": format!("{customer} HQ"), "city": city}),
+            )
             .await
             .map_err(err)?;
         TICKETS

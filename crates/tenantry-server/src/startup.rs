@@ -19,8 +19,20 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(registry: Registry, pools: PoolManager, signer: TokenSigner, base_domain: Option<HostName>) -> Self {
-        Self { tenants: TenantRouter { registry, pools, signer, base_domain } }
+    pub fn new(
+        registry: Registry,
+        pools: PoolManager,
+        signer: TokenSigner,
+        base_domain: Option<HostName>,
+    ) -> Self {
+        Self {
+            tenants: TenantRouter {
+                registry,
+                pools,
+                signer,
+                base_domain,
+            },
+        }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -38,16 +50,25 @@ impl App {
     /// Opens the registry named by `config` with `key` and starts the pool manager.
     pub async fn open(config: &Config, key: MasterKey) -> anyhow::Result<Self> {
         let signer = TokenSigner::new(&key, config.token_ttl);
-        let registry = Registry::open(&config.registry_url(), SecretBox::new(key), config.cache.clone())
-            .await
-            .context("cannot open the registry")?;
+        let registry = Registry::open(
+            &config.registry_url(),
+            SecretBox::new(key),
+            config.cache.clone(),
+        )
+        .await
+        .context("cannot open the registry")?;
         let base_domain = config
             .base_domain
             .as_deref()
             .map(HostName::parse)
             .transpose()
             .context("base_domain is invalid")?;
-        Ok(Self::new(registry, PoolManager::new(config.pools.clone()), signer, base_domain))
+        Ok(Self::new(
+            registry,
+            PoolManager::new(config.pools.clone()),
+            signer,
+            base_domain,
+        ))
     }
 }
 
@@ -60,10 +81,16 @@ pub fn load_master_key(config: &Config) -> anyhow::Result<MasterKey> {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then closes every tenant pool.
-pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let pools = app.pools().clone();
     let router = http::router(app);
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     pools.close_all().await;
     Ok(())
 }

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "tenantry", version, about = "Database-per-tenant platform: registry, router, lifecycle")]
+#[command(
+    name = "tenantry",
+    version,
+    about = "Database-per-tenant platform: registry, router, lifecycle"
+)]
 pub struct Cli {
     /// TOML config file (environment variables TENANTRY_* override it).
     #[arg(long, global = true, env = "TENANTRY_CONFIG")]

@@ -17,7 +17,10 @@ pub struct Login {
     password: String,
 }
 
-pub async fn login(State(app): State<App>, JsonBody(body): JsonBody<Login>) -> Result<Json<Value>, ApiError> {
+pub async fn login(
+    State(app): State<App>,
+    JsonBody(body): JsonBody<Login>,
+) -> Result<Json<Value>, ApiError> {
     let owner = app
         .registry()
         .verify_owner(&body.email, &body.password)
@@ -33,7 +36,9 @@ pub async fn login(State(app): State<App>, JsonBody(body): JsonBody<Login>) -> R
         iat: 0,
         exp: 0,
     });
-    Ok(Json(json!({"token": token, "expiresAt": exp, "owner": owner})))
+    Ok(Json(
+        json!({"token": token, "expiresAt": exp, "owner": owner}),
+    ))
 }
 
 /// A verified owner token; 401 otherwise.

@@ -21,10 +21,17 @@ pub async fn login(
     JsonBody(body): JsonBody<Login>,
 ) -> Result<Json<Value>, ApiError> {
     if body.username.trim().is_empty() {
-        return Err(ApiError::bad_request("invalid_input", "username: must not be empty"));
+        return Err(ApiError::bad_request(
+            "invalid_input",
+            "username: must not be empty",
+        ));
     }
-    let q = conn.sql("SELECT id, username, full_name, role, password_hash FROM users WHERE username = ?");
-    let row = sqlx::query(&q).bind(body.username.trim()).fetch_optional(&mut *conn).await?;
+    let q = conn
+        .sql("SELECT id, username, full_name, role, password_hash FROM users WHERE username = ?");
+    let row = sqlx::query(&q)
+        .bind(body.username.trim())
+        .fetch_optional(&mut *conn)
+        .await?;
     let denied = || ApiError::unauthorized("wrong username or password");
     let Some(row) = row else {
         auth::burn_verify_time(&body.password);

@@ -12,7 +12,13 @@ use serde_json::{json, Value};
 use tenantry::router::{ApiError, TenantDb, TenantUser};
 
 const fn text(column: &'static str, json: &'static str, max: usize, required: bool) -> Field {
-    Field { column, json, kind: Kind::Text { max }, required, default: None }
+    Field {
+        column,
+        json,
+        kind: Kind::Text { max },
+        required,
+        default: None,
+    }
 }
 
 pub static CUSTOMERS: Resource = Resource {
@@ -31,7 +37,13 @@ pub static SITES: Resource = Resource {
     table: "sites",
     singular: "site",
     fields: &[
-        Field { column: "customer_id", json: "customerId", kind: Kind::Ref("customers"), required: true, default: None },
+        Field {
+            column: "customer_id",
+            json: "customerId",
+            kind: Kind::Ref("customers"),
+            required: true,
+            default: None,
+        },
         text("name", "name", 200, true),
         text("address", "address", 500, false),
         text("city", "city", 100, false),
@@ -43,7 +55,13 @@ pub static TICKETS: Resource = Resource {
     table: "tickets",
     singular: "ticket",
     fields: &[
-        Field { column: "site_id", json: "siteId", kind: Kind::Ref("sites"), required: true, default: None },
+        Field {
+            column: "site_id",
+            json: "siteId",
+            kind: Kind::Ref("sites"),
+            required: true,
+            default: None,
+        },
         text("title", "title", 200, true),
         text("description", "description", 5000, false),
         Field {
@@ -60,7 +78,13 @@ pub static TICKETS: Resource = Resource {
             required: true,
             default: Some("normal"),
         },
-        Field { column: "assigned_to", json: "assignedTo", kind: Kind::Ref("users"), required: false, default: None },
+        Field {
+            column: "assigned_to",
+            json: "assignedTo",
+            kind: Kind::Ref("users"),
+            required: false,
+            default: None,
+        },
     ],
     referenced_by: &[],
 };
@@ -68,11 +92,22 @@ pub static TICKETS: Resource = Resource {
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/customers", get(list_customers).post(create_customers))
-        .route("/api/customers/{id}", get(get_customers).put(update_customers).delete(delete_customers))
+        .route(
+            "/api/customers/{id}",
+            get(get_customers)
+                .put(update_customers)
+                .delete(delete_customers),
+        )
         .route("/api/sites", get(list_sites).post(create_sites))
-        .route("/api/sites/{id}", get(get_sites).put(update_sites).delete(delete_sites))
+        .route(
+            "/api/sites/{id}",
+            get(get_sites).put(update_sites).delete(delete_sites),
+        )
         .route("/api/tickets", get(list_tickets).post(create_tickets))
-        .route("/api/tickets/{id}", get(get_tickets).put(update_tickets).delete(delete_tickets))
+        .route(
+            "/api/tickets/{id}",
+            get(get_tickets).put(update_tickets).delete(delete_tickets),
+        )
 }
 
 /// `?page=&limit=`, kept as text so a bad value is a 400 naming the parameter.
@@ -90,9 +125,17 @@ impl Paging {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| ApiError::bad_request("invalid_input", format!("{name}: must be an integer from 1 to {max}"))),
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_input",
+                        format!("{name}: must be an integer from 1 to {max}"),
+                    )
+                }),
         };
-        Ok((num("page", &self.page, 1, 1_000_000)?, num("limit", &self.limit, 20, 100)?))
+        Ok((
+            num("page", &self.page, 1, 1_000_000)?,
+            num("limit", &self.limit, 20, 100)?,
+        ))
     }
 }
 
@@ -119,6 +162,27 @@ macro_rules! crud {
     };
 }
 
-crud!(CUSTOMERS, list_customers, get_customers, create_customers, update_customers, delete_customers);
-crud!(SITES, list_sites, get_sites, create_sites, update_sites, delete_sites);
-crud!(TICKETS, list_tickets, get_tickets, create_tickets, update_tickets, delete_tickets);
+crud!(
+    CUSTOMERS,
+    list_customers,
+    get_customers,
+    create_customers,
+    update_customers,
+    delete_customers
+);
+crud!(
+    SITES,
+    list_sites,
+    get_sites,
+    create_sites,
+    update_sites,
+    delete_sites
+);
+crud!(
+    TICKETS,
+    list_tickets,
+    get_tickets,
+    create_tickets,
+    update_tickets,
+    delete_tickets
+);

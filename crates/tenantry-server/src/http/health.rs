@@ -41,8 +41,15 @@ pub async fn tenants(State(app): State<App>, _owner: OwnerAuth) -> Result<Json<V
 async fn probe(app: &App, config: TenantConfig) -> Value {
     let started = Instant::now();
     let result = tokio::time::timeout(PROBE_TIMEOUT, async {
-        let mut conn = app.pools().acquire(&config).await.map_err(|e| e.to_string())?;
-        sqlx::query("SELECT 1").execute(&mut *conn).await.map_err(|e| e.to_string())?;
+        let mut conn = app
+            .pools()
+            .acquire(&config)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok::<_, String>(())
     })
     .await

@@ -14,7 +14,8 @@ pub use admin::OwnerAuth;
 
 /// The whole HTTP API.
 pub fn router(app: App) -> Router {
-    let tenant_layer = axum::middleware::from_fn_with_state(app.tenants.clone(), tenantry::router::tenant_layer);
+    let tenant_layer =
+        axum::middleware::from_fn_with_state(app.tenants.clone(), tenantry::router::tenant_layer);
     let data = Router::new()
         .route("/api/auth/login", post(auth::login))
         .merge(data::routes())
@@ -41,7 +42,10 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(e) => Err(tenantry::router::ApiError::bad_request("invalid_body", e.body_text())),
+            Err(e) => Err(tenantry::router::ApiError::bad_request(
+                "invalid_body",
+                e.body_text(),
+            )),
         }
     }
 }

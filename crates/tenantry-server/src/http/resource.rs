@@ -61,39 +61,73 @@ impl Resource {
             };
             m.insert(f.json.into(), v);
         }
-        m.insert("createdAt".into(), row.try_get::<String, _>("created_at")?.into());
-        m.insert("updatedAt".into(), row.try_get::<String, _>("updated_at")?.into());
+        m.insert(
+            "createdAt".into(),
+            row.try_get::<String, _>("created_at")?.into(),
+        );
+        m.insert(
+            "updatedAt".into(),
+            row.try_get::<String, _>("updated_at")?.into(),
+        );
         Ok(Value::Object(m))
     }
 
-    pub async fn list(&self, conn: &mut TenantConnection, page: u32, limit: u32) -> Result<(Vec<Value>, i64), ApiError> {
+    pub async fn list(
+        &self,
+        conn: &mut TenantConnection,
+        page: u32,
+        limit: u32,
+    ) -> Result<(Vec<Value>, i64), ApiError> {
         let count_q = format!("SELECT COUNT(*) FROM {}", self.table);
         let total: i64 = sqlx::query_scalar(&count_q).fetch_one(&mut **conn).await?;
-        let q = format!("SELECT {} FROM {} ORDER BY id LIMIT ? OFFSET ?", self.columns(), self.table);
+        let q = format!(
+            "SELECT {} FROM {} ORDER BY id LIMIT ? OFFSET ?",
+            self.columns(),
+            self.table
+        );
         let rows = sqlx::query(&conn.sql(&q))
             .bind(i64::from(limit))
             .bind(i64::from(page - 1) * i64::from(limit))
             .fetch_all(&mut **conn)
             .await?;
-        let data = rows.iter().map(|r| self.to_json(r)).collect::<Result<_, _>>()?;
+        let data = rows
+            .iter()
+            .map(|r| self.to_json(r))
+            .collect::<Result<_, _>>()?;
         Ok((data, total))
     }
 
     pub async fn get(&self, conn: &mut TenantConnection, id: i64) -> Result<Value, ApiError> {
         let q = format!("SELECT {} FROM {} WHERE id = ?", self.columns(), self.table);
-        let row = sqlx::query(&conn.sql(&q)).bind(id).fetch_optional(&mut **conn).await?;
+        let row = sqlx::query(&conn.sql(&q))
+            .bind(id)
+            .fetch_optional(&mut **conn)
+            .await?;
         match row {
             Some(r) => self.to_json(&r),
-            None => Err(ApiError::not_found("not_found", format!("{} {id} not found", self.singular))),
+            None => Err(ApiError::not_found(
+                "not_found",
+                format!("{} {id} not found", self.singular),
+            )),
         }
     }
 
     /// Validates `input` (merged over `base` for updates) into values in field order.
-    async fn validate(&self, conn: &mut TenantConnection, input: &Value, base: Option<&Value>) -> Result<Vec<Val>, ApiError> {
+    async fn validate(
+        &self,
+        conn: &mut TenantConnection,
+        input: &Value,
+        base: Option<&Value>,
+    ) -> Result<Vec<Val>, ApiError> {
         let Some(obj) = input.as_object() else {
-            return Err(ApiError::bad_request("invalid_body", "body must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "body must be a JSON object",
+            ));
         };
-        let bad = |field: &str, why: &str| ApiError::bad_request("invalid_input", format!("{field}: {why}"));
+        let bad = |field: &str, why: &str| {
+            ApiError::bad_request("invalid_input", format!("{field}: {why}"))
+        };
         let mut out = Vec::with_capacity(self.fields.len());
         for f in self.fields {
             let v = obj
@@ -107,7 +141,10 @@ impl Resource {
                 (Kind::Ref(_), None) => Val::Int(None),
                 (_, None) => Val::Text(None),
                 (Kind::Text { max }, Some(v)) => {
-                    let s = v.as_str().ok_or_else(|| bad(f.json, "must be a string"))?.trim();
+                    let s = v
+                        .as_str()
+                        .ok_or_else(|| bad(f.json, "must be a string"))?
+                        .trim();
                     if f.required && s.is_empty() {
                         return Err(bad(f.json, "must not be empty"));
                     }
@@ -118,13 +155,20 @@ impl Resource {
                 }
                 (Kind::OneOf(allowed), Some(v)) => {
                     let s = v.as_str().filter(|s| allowed.contains(s));
-                    let s = s.ok_or_else(|| bad(f.json, &format!("must be one of: {}", allowed.join(", "))))?;
+                    let s = s.ok_or_else(|| {
+                        bad(f.json, &format!("must be one of: {}", allowed.join(", ")))
+                    })?;
                     Val::Text(Some(s.to_owned()))
                 }
                 (Kind::Ref(table), Some(v)) => {
-                    let id = v.as_i64().ok_or_else(|| bad(f.json, "must be an integer id"))?;
+                    let id = v
+                        .as_i64()
+                        .ok_or_else(|| bad(f.json, "must be an integer id"))?;
                     let q = format!("SELECT COUNT(*) FROM {table} WHERE id = ?");
-                    let n: i64 = sqlx::query_scalar(&conn.sql(&q)).bind(id).fetch_one(&mut **conn).await?;
+                    let n: i64 = sqlx::query_scalar(&conn.sql(&q))
+                        .bind(id)
+                        .fetch_one(&mut **conn)
+                        .await?;
                     if n == 0 {
                         return Err(bad(f.json, &format!("no row {id} in {table}")));
                     }
@@ -149,7 +193,11 @@ impl Resource {
         q
     }
 
-    pub async fn create(&self, conn: &mut TenantConnection, input: &Value) -> Result<Value, ApiError> {
+    pub async fn create(
+        &self,
+        conn: &mut TenantConnection,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let vals = self.validate(conn, input, None).await?;
         let cols: Vec<_> = self.fields.iter().map(|f| f.column).collect();
         let marks = vec!["?"; cols.len() + 2].join(", ");
@@ -165,21 +213,37 @@ impl Resource {
             q.push_str(" RETURNING id");
         }
         let q = conn.sql(&q).into_owned();
-        let query = Self::bind_all(sqlx::query(&q), vals).bind(now.clone()).bind(now);
+        let query = Self::bind_all(sqlx::query(&q), vals)
+            .bind(now.clone())
+            .bind(now);
         let id = if returning {
             query.fetch_one(&mut **conn).await?.try_get::<i64, _>(0)?
         } else {
             let done = query.execute(&mut **conn).await?;
-            done.last_insert_id().ok_or_else(|| ApiError::internal(&sqlx::Error::RowNotFound))?
+            done.last_insert_id()
+                .ok_or_else(|| ApiError::internal(&sqlx::Error::RowNotFound))?
         };
         self.get(conn, id).await
     }
 
-    pub async fn update(&self, conn: &mut TenantConnection, id: i64, input: &Value) -> Result<Value, ApiError> {
+    pub async fn update(
+        &self,
+        conn: &mut TenantConnection,
+        id: i64,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let base = self.get(conn, id).await?;
         let vals = self.validate(conn, input, Some(&base)).await?;
-        let sets: Vec<_> = self.fields.iter().map(|f| format!("{} = ?", f.column)).collect();
-        let q = format!("UPDATE {} SET {}, updated_at = ? WHERE id = ?", self.table, sets.join(", "));
+        let sets: Vec<_> = self
+            .fields
+            .iter()
+            .map(|f| format!("{} = ?", f.column))
+            .collect();
+        let q = format!(
+            "UPDATE {} SET {}, updated_at = ? WHERE id = ?",
+            self.table,
+            sets.join(", ")
+        );
         let q = conn.sql(&q).into_owned();
         Self::bind_all(sqlx::query(&q), vals)
             .bind(db::now())
@@ -193,17 +257,26 @@ impl Resource {
         self.get(conn, id).await?;
         for (table, column) in self.referenced_by {
             let q = format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?");
-            let n: i64 = sqlx::query_scalar(&conn.sql(&q)).bind(id).fetch_one(&mut **conn).await?;
+            let n: i64 = sqlx::query_scalar(&conn.sql(&q))
+                .bind(id)
+                .fetch_one(&mut **conn)
+                .await?;
             if n > 0 {
                 return Err(ApiError::new(
                     axum::http::StatusCode::CONFLICT,
                     "in_use",
-                    format!("{} {id} is still referenced by {n} row(s) of {table}", self.singular),
+                    format!(
+                        "{} {id} is still referenced by {n} row(s) of {table}",
+                        self.singular
+                    ),
                 ));
             }
         }
         let q = format!("DELETE FROM {} WHERE id = ?", self.table);
-        sqlx::query(&conn.sql(&q)).bind(id).execute(&mut **conn).await?;
+        sqlx::query(&conn.sql(&q))
+            .bind(id)
+            .execute(&mut **conn)
+            .await?;
         Ok(())
     }
 }

@@ -8,9 +8,13 @@ use std::time::Duration;
 use tenantry::auth::TokenSigner;
 use tenantry::pools::{PoolManager, PoolManagerSettings};
 use tenantry::provision::Provisioner;
-use tenantry::registry::{CacheSettings, DataServer, NewServer, NewTenant, PoolSettings, Registry, Tenant};
+use tenantry::registry::{
+    CacheSettings, DataServer, NewServer, NewTenant, PoolSettings, Registry, Tenant,
+};
 use tenantry::secrets::{MasterKey, SecretBox};
-use tenantry::tenant::{DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode};
+use tenantry::tenant::{
+    DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode,
+};
 use tenantry_server::startup::{self, App};
 use tenantry_testkit::{shared_mariadb, shared_pg, unique_name};
 
@@ -41,23 +45,43 @@ impl TestApp {
     /// `registry_url`: `None` for an SQLite registry in the temp dir.
     pub async fn spawn_with(pools: PoolManagerSettings, registry_url: Option<String>) -> Self {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG").unwrap_or_else(|_| "warn".into()))
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG")
+                    .unwrap_or_else(|_| "warn".into()),
+            )
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().unwrap();
         let key = MasterKey::generate();
         let signer = TokenSigner::new(&key, Duration::from_secs(3600));
-        let url = registry_url.unwrap_or_else(|| format!("sqlite://{}/registry.db", dir.path().display()));
-        let registry = Registry::open(&url, SecretBox::new(key), CacheSettings::default()).await.unwrap();
-        registry.create_owner("owner@test.local", "Owner", PASSWORD).await.unwrap();
-        let app = App::new(registry, PoolManager::new(pools), signer, Some(tenantry::tenant::HostName::parse("example.com").unwrap()));
+        let url = registry_url
+            .unwrap_or_else(|| format!("sqlite://{}/registry.db", dir.path().display()));
+        let registry = Registry::open(&url, SecretBox::new(key), CacheSettings::default())
+            .await
+            .unwrap();
+        registry
+            .create_owner("owner@test.local", "Owner", PASSWORD)
+            .await
+            .unwrap();
+        let app = App::new(
+            registry,
+            PoolManager::new(pools),
+            signer,
+            Some(tenantry::tenant::HostName::parse("example.com").unwrap()),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(startup::run(listener, app.clone(), async move {
             let _ = rx.await;
         }));
-        Self { addr, app, client: reqwest::Client::new(), dir, _shutdown: tx }
+        Self {
+            addr,
+            app,
+            client: reqwest::Client::new(),
+            dir,
+            _shutdown: tx,
+        }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -69,16 +93,38 @@ impl TestApp {
         let (name, engine, host, port, hosting) = match on {
             On::Sqlite => {
                 let d = self.dir.path().join("sqlite-server");
-                ("sqlite".to_owned(), Engine::Sqlite, d.display().to_string(), None, Hosting::Ours)
+                (
+                    "sqlite".to_owned(),
+                    Engine::Sqlite,
+                    d.display().to_string(),
+                    None,
+                    Hosting::Ours,
+                )
             }
             On::Pg(n) => {
                 let s = shared_pg(n);
-                let hosting = if n == 0 { Hosting::Ours } else { Hosting::Customer };
-                (format!("pg{n}"), Engine::Postgres, s.host().to_owned(), Some(s.port()), hosting)
+                let hosting = if n == 0 {
+                    Hosting::Ours
+                } else {
+                    Hosting::Customer
+                };
+                (
+                    format!("pg{n}"),
+                    Engine::Postgres,
+                    s.host().to_owned(),
+                    Some(s.port()),
+                    hosting,
+                )
             }
             On::MariaDb => {
                 let s = shared_mariadb();
-                ("mariadb".to_owned(), Engine::Mysql, s.host().to_owned(), Some(s.port()), Hosting::Ours)
+                (
+                    "mariadb".to_owned(),
+                    Engine::Mysql,
+                    s.host().to_owned(),
+                    Some(s.port()),
+                    Hosting::Ours,
+                )
             }
         };
         if let Ok(s) = self.registry().server_by_name(&name).await {
@@ -120,7 +166,10 @@ impl TestApp {
             password: None,
             status: TenantStatus::Provisioning,
             region: None,
-            pool: PoolSettings { acquire_timeout_ms: 2_000, ..PoolSettings::default() },
+            pool: PoolSettings {
+                acquire_timeout_ms: 2_000,
+                ..PoolSettings::default()
+            },
             plan: "standard".into(),
             notes: None,
         }
@@ -133,7 +182,10 @@ impl TestApp {
     }
 
     pub async fn provision(&self, new: NewTenant) -> Tenant {
-        let p = Provisioner { registry: self.registry().clone(), pools: self.app.pools().clone() };
+        let p = Provisioner {
+            registry: self.registry().clone(),
+            pools: self.app.pools().clone(),
+        };
         p.provision(new, PASSWORD).await.unwrap()
     }
 
@@ -142,7 +194,13 @@ impl TestApp {
     }
 
     /// Sends a request; returns status and JSON body (`Null` when empty).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.call_with(method, path, token, body, &[]).await
     }
 
@@ -167,14 +225,23 @@ impl TestApp {
         let resp = rq.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, json)
     }
 
     /// Logs in as `admin` of tenant `code` and returns the token.
     pub async fn login(&self, code: &str) -> String {
         let (status, body) = self
-            .call(Method::POST, &format!("/api/auth/login?company={code}"), None, Some(json!({"username": "admin", "password": PASSWORD})))
+            .call(
+                Method::POST,
+                &format!("/api/auth/login?company={code}"),
+                None,
+                Some(json!({"username": "admin", "password": PASSWORD})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "login to {code} failed: {body}");
         body["token"].as_str().unwrap().to_owned()
@@ -182,7 +249,12 @@ impl TestApp {
 
     pub async fn owner_token(&self) -> String {
         let (status, body) = self
-            .call(Method::POST, "/api/admin/login", None, Some(json!({"email": "owner@test.local", "password": PASSWORD})))
+            .call(
+                Method::POST,
+                "/api/admin/login",
+                None,
+                Some(json!({"email": "owner@test.local", "password": PASSWORD})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().unwrap().to_owned()
@@ -190,17 +262,38 @@ impl TestApp {
 
     /// Creates a customer, a site and a ticket named after `tag` through the API.
     pub async fn seed(&self, token: &str, tag: &str) -> (i64, i64, i64) {
-        let (s, c) = self.call(Method::POST, "/api/customers", Some(token), Some(json!({"name": format!("{tag} customer")}))).await;
+        let (s, c) = self
+            .call(
+                Method::POST,
+                "/api/customers",
+                Some(token),
+                Some(json!({"name": format!("{tag} customer")})),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{c}");
         let (s, site) = self
-            .call(Method::POST, "/api/sites", Some(token), Some(json!({"customerId": c["id"], "name": format!("{tag} site")})))
+            .call(
+                Method::POST,
+                "/api/sites",
+                Some(token),
+                Some(json!({"customerId": c["id"], "name": format!("{tag} site")})),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{site}");
         let (s, t) = self
-            .call(Method::POST, "/api/tickets", Some(token), Some(json!({"siteId": site["id"], "title": format!("{tag} ticket")})))
+            .call(
+                Method::POST,
+                "/api/tickets",
+                Some(token),
+                Some(json!({"siteId": site["id"], "title": format!("{tag} ticket")})),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{t}");
-        (c["id"].as_i64().unwrap(), site["id"].as_i64().unwrap(), t["id"].as_i64().unwrap())
+        (
+            c["id"].as_i64().unwrap(),
+            site["id"].as_i64().unwrap(),
+            t["id"].as_i64().unwrap(),
+        )
     }
 }
 

@@ -5,13 +5,23 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 fn names(body: &Value) -> Vec<String> {
-    body["data"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_owned()).collect()
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn tenants_on_two_postgres_servers_and_mariadb_see_only_their_own_rows() {
     let t = TestApp::spawn().await;
-    let tenants = [("OURS", On::Pg(0)), ("THEIRS", On::Pg(1)), ("MARIA", On::MariaDb), ("LITE", On::Sqlite)];
+    let tenants = [
+        ("OURS", On::Pg(0)),
+        ("THEIRS", On::Pg(1)),
+        ("MARIA", On::MariaDb),
+        ("LITE", On::Sqlite),
+    ];
     let mut tokens = Vec::new();
     for (code, on) in tenants {
         t.tenant(code, on).await;
@@ -22,9 +32,15 @@ async fn tenants_on_two_postgres_servers_and_mariadb_see_only_their_own_rows() {
     // Interleave requests so every pool is warm at once.
     for _round in 0..3 {
         for (code, token) in &tokens {
-            let (s, body) = t.call(Method::GET, "/api/customers", Some(token), None).await;
+            let (s, body) = t
+                .call(Method::GET, "/api/customers", Some(token), None)
+                .await;
             assert_eq!(s, StatusCode::OK);
-            assert_eq!(names(&body), [format!("{code} customer")], "tenant {code} saw {body}");
+            assert_eq!(
+                names(&body),
+                [format!("{code} customer")],
+                "tenant {code} saw {body}"
+            );
             let (s, body) = t.call(Method::GET, "/api/sites", Some(token), None).await;
             assert_eq!(s, StatusCode::OK);
             assert_eq!(names(&body), [format!("{code} site")]);
@@ -32,7 +48,11 @@ async fn tenants_on_two_postgres_servers_and_mariadb_see_only_their_own_rows() {
     }
     // The PostgreSQL tenants really live on two different servers.
     let a = t.registry().tenant(&"OURS".parse().unwrap()).await.unwrap();
-    let b = t.registry().tenant(&"THEIRS".parse().unwrap()).await.unwrap();
+    let b = t
+        .registry()
+        .tenant(&"THEIRS".parse().unwrap())
+        .await
+        .unwrap();
     assert_ne!(a.server_id, b.server_id);
 }
 
@@ -47,8 +67,14 @@ async fn token_for_acme_is_rejected_on_demo() {
         ("/api/customers", vec![("x-tenant", "DEMO")]),
         ("/api/customers", vec![("host", "demo.example.com")]),
     ] {
-        let (s, body) = t.call_with(Method::GET, path, Some(&acme), None, &headers).await;
-        assert_eq!((s, error_code(&body)), (StatusCode::FORBIDDEN, "tenant_mismatch"), "{path} {headers:?}");
+        let (s, body) = t
+            .call_with(Method::GET, path, Some(&acme), None, &headers)
+            .await;
+        assert_eq!(
+            (s, error_code(&body)),
+            (StatusCode::FORBIDDEN, "tenant_mismatch"),
+            "{path} {headers:?}"
+        );
     }
 }
 
@@ -67,7 +93,10 @@ async fn row_ids_of_another_tenant_are_not_reachable() {
     let (s, _) = t.call(Method::DELETE, &path, Some(&demo), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, body) = t.call(Method::GET, &path, Some(&acme), None).await;
-    assert_eq!((s, body["name"].as_str()), (StatusCode::OK, Some("acme customer")));
+    assert_eq!(
+        (s, body["name"].as_str()),
+        (StatusCode::OK, Some("acme customer"))
+    );
 }
 
 #[tokio::test]
@@ -83,7 +112,9 @@ async fn tenant_resolves_from_subdomain_custom_domain_and_header() {
         vec![("host", "portal.acme.test:8080")],
         vec![("x-tenant", "acme")],
     ] {
-        let (s, body) = t.call_with(Method::GET, "/api/customers", Some(&token), None, &headers).await;
+        let (s, body) = t
+            .call_with(Method::GET, "/api/customers", Some(&token), None, &headers)
+            .await;
         assert_eq!(s, StatusCode::OK, "{headers:?}: {body}");
     }
     // The login itself resolves from the subdomain.

@@ -4,4 +4,5 @@ mod common;
 mod data_api;
 mod isolation;
 mod pools;
+mod registry;
 mod status;

@@ -8,28 +8,43 @@ use tenantry_testkit::{shared_mariadb, unique_name};
 
 #[tokio::test]
 async fn pools_evicted_under_load_lose_no_request() {
-    let settings = PoolManagerSettings { max_pools: 2, ..PoolManagerSettings::default() };
+    let settings = PoolManagerSettings {
+        max_pools: 2,
+        ..PoolManagerSettings::default()
+    };
     let t = TestApp::spawn_with(settings, None).await;
     let codes = ["T1", "T2", "T3", "T4", "T5"];
     let mut tokens = Vec::new();
     for (i, code) in codes.iter().enumerate() {
-        t.tenant(code, if i % 2 == 0 { On::Pg(0) } else { On::Sqlite }).await;
+        t.tenant(code, if i % 2 == 0 { On::Pg(0) } else { On::Sqlite })
+            .await;
         tokens.push(t.login(code).await);
     }
     let requests = (0..200).map(|i| {
         let token = tokens[i % tokens.len()].clone();
         let t = &t;
-        async move { t.call(Method::GET, "/api/customers", Some(&token), None).await.0 }
+        async move {
+            t.call(Method::GET, "/api/customers", Some(&token), None)
+                .await
+                .0
+        }
     });
     let statuses = futures::future::join_all(requests).await;
     let failed = statuses.iter().filter(|s| **s != StatusCode::OK).count();
     assert_eq!(failed, 0, "statuses: {statuses:?}");
-    assert!(t.app.pools().active_pools() <= 2, "LRU cap not kept: {}", t.app.pools().active_pools());
+    assert!(
+        t.app.pools().active_pools() <= 2,
+        "LRU cap not kept: {}",
+        t.app.pools().active_pools()
+    );
 }
 
 #[tokio::test]
 async fn idle_pools_are_closed() {
-    let settings = PoolManagerSettings { pool_idle_timeout: Duration::from_millis(300), ..PoolManagerSettings::default() };
+    let settings = PoolManagerSettings {
+        pool_idle_timeout: Duration::from_millis(300),
+        ..PoolManagerSettings::default()
+    };
     let t = TestApp::spawn_with(settings, None).await;
     let tenant = t.tenant("IDLE", On::Sqlite).await;
     t.login("IDLE").await;
@@ -57,21 +72,39 @@ async fn changed_password_in_the_registry_is_picked_up() {
     new.password = Some(secret("old-pw"));
     t.provision(new).await;
     let token = t.login("ACME").await;
-    let (s, _) = t.call(Method::GET, "/api/customers", Some(&token), None).await;
+    let (s, _) = t
+        .call(Method::GET, "/api/customers", Some(&token), None)
+        .await;
     assert_eq!(s, StatusCode::OK);
 
     // The DBA changes the password on the server: fresh connections with the old one now fail.
     maria
         .sql(&format!("ALTER USER '{user}'@'%' IDENTIFIED BY 'new-pw'; ALTER USER '{user}'@'localhost' IDENTIFIED BY 'new-pw';"))
         .unwrap();
-    let tenant_id = t.registry().tenant(&"ACME".parse().unwrap()).await.unwrap().id;
+    let tenant_id = t
+        .registry()
+        .tenant(&"ACME".parse().unwrap())
+        .await
+        .unwrap()
+        .id;
     t.app.pools().evict(tenant_id);
-    let (s, _) = t.call(Method::GET, "/api/customers", Some(&token), None).await;
-    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "old password must no longer work");
+    let (s, _) = t
+        .call(Method::GET, "/api/customers", Some(&token), None)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "old password must no longer work"
+    );
 
     // The registry learns the new password: the very next request uses it.
-    t.registry().set_tenant_password(&"ACME".parse().unwrap(), &secret("new-pw")).await.unwrap();
-    let (s, body) = t.call(Method::GET, "/api/customers", Some(&token), None).await;
+    t.registry()
+        .set_tenant_password(&"ACME".parse().unwrap(), &secret("new-pw"))
+        .await
+        .unwrap();
+    let (s, body) = t
+        .call(Method::GET, "/api/customers", Some(&token), None)
+        .await;
     assert_eq!(s, StatusCode::OK, "{body}");
 }
 
@@ -88,6 +121,11 @@ async fn stored_password_is_ciphertext_in_the_registry() {
         .unwrap();
     assert!(stored.starts_with("v1:"), "{stored}");
     assert!(!stored.contains("very-secret-pw"));
-    let config = t.registry().tenant_config(&"ACME".parse().unwrap()).await.unwrap().unwrap();
+    let config = t
+        .registry()
+        .tenant_config(&"ACME".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!format!("{config:?}").contains("very-secret-pw"));
 }

@@ -10,12 +10,25 @@ use tenantry::tenant::{Engine, Hosting, TenantStatus, TlsMode};
 #[tokio::test]
 async fn unknown_tenant_is_404_tenant_not_found() {
     let t = TestApp::spawn().await;
-    let (s, body) = t.call(Method::GET, "/api/customers?company=NOPE", None, None).await;
-    assert_eq!((s, error_code(&body)), (StatusCode::NOT_FOUND, "tenant_not_found"));
+    let (s, body) = t
+        .call(Method::GET, "/api/customers?company=NOPE", None, None)
+        .await;
+    assert_eq!(
+        (s, error_code(&body)),
+        (StatusCode::NOT_FOUND, "tenant_not_found")
+    );
     let (s, body) = t.call(Method::GET, "/api/customers", None, None).await;
-    assert_eq!((s, error_code(&body)), (StatusCode::NOT_FOUND, "tenant_not_found"));
-    let (s, body) = t.call(Method::GET, "/api/customers?company=bad%20code", None, None).await;
-    assert_eq!((s, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_tenant_code"));
+    assert_eq!(
+        (s, error_code(&body)),
+        (StatusCode::NOT_FOUND, "tenant_not_found")
+    );
+    let (s, body) = t
+        .call(Method::GET, "/api/customers?company=bad%20code", None, None)
+        .await;
+    assert_eq!(
+        (s, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_tenant_code")
+    );
 }
 
 #[tokio::test]
@@ -23,14 +36,33 @@ async fn suspended_tenant_is_403_on_the_next_request() {
     let t = TestApp::spawn().await;
     t.tenant("ACME", On::Sqlite).await;
     let token = t.login("ACME").await;
-    let (s, _) = t.call(Method::GET, "/api/customers", Some(&token), None).await;
+    let (s, _) = t
+        .call(Method::GET, "/api/customers", Some(&token), None)
+        .await;
     assert_eq!(s, StatusCode::OK);
-    t.registry().set_status(&"ACME".parse().unwrap(), TenantStatus::Suspended, Some("unpaid")).await.unwrap();
-    let (s, body) = t.call(Method::GET, "/api/customers", Some(&token), None).await;
-    assert_eq!((s, error_code(&body)), (StatusCode::FORBIDDEN, "tenant_suspended"));
+    t.registry()
+        .set_status(
+            &"ACME".parse().unwrap(),
+            TenantStatus::Suspended,
+            Some("unpaid"),
+        )
+        .await
+        .unwrap();
+    let (s, body) = t
+        .call(Method::GET, "/api/customers", Some(&token), None)
+        .await;
+    assert_eq!(
+        (s, error_code(&body)),
+        (StatusCode::FORBIDDEN, "tenant_suspended")
+    );
     assert_eq!(body["error"]["message"], "tenant ACME is suspended");
-    t.registry().set_status(&"ACME".parse().unwrap(), TenantStatus::Active, None).await.unwrap();
-    let (s, _) = t.call(Method::GET, "/api/customers", Some(&token), None).await;
+    t.registry()
+        .set_status(&"ACME".parse().unwrap(), TenantStatus::Active, None)
+        .await
+        .unwrap();
+    let (s, _) = t
+        .call(Method::GET, "/api/customers", Some(&token), None)
+        .await;
     assert_eq!(s, StatusCode::OK);
 }
 
@@ -38,13 +70,30 @@ async fn suspended_tenant_is_403_on_the_next_request() {
 async fn provisioning_tenant_is_503_not_ready_and_failed_or_deleted_is_404() {
     let t = TestApp::spawn().await;
     let server = t.server(On::Sqlite).await;
-    t.registry().create_tenant(TestApp::new_tenant("NEWCO", &server)).await.unwrap();
-    let (s, body) = t.call(Method::GET, "/api/customers?company=NEWCO", None, None).await;
-    assert_eq!((s, error_code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "tenant_not_ready"));
+    t.registry()
+        .create_tenant(TestApp::new_tenant("NEWCO", &server))
+        .await
+        .unwrap();
+    let (s, body) = t
+        .call(Method::GET, "/api/customers?company=NEWCO", None, None)
+        .await;
+    assert_eq!(
+        (s, error_code(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "tenant_not_ready")
+    );
     for status in [TenantStatus::Failed, TenantStatus::Deleted] {
-        t.registry().set_status(&"NEWCO".parse().unwrap(), status, None).await.unwrap();
-        let (s, body) = t.call(Method::GET, "/api/customers?company=NEWCO", None, None).await;
-        assert_eq!((s, error_code(&body)), (StatusCode::NOT_FOUND, "tenant_not_found"), "{status}");
+        t.registry()
+            .set_status(&"NEWCO".parse().unwrap(), status, None)
+            .await
+            .unwrap();
+        let (s, body) = t
+            .call(Method::GET, "/api/customers?company=NEWCO", None, None)
+            .await;
+        assert_eq!(
+            (s, error_code(&body)),
+            (StatusCode::NOT_FOUND, "tenant_not_found"),
+            "{status}"
+        );
     }
 }
 
@@ -75,17 +124,45 @@ async fn unreachable_database_is_503_within_the_acquire_timeout_then_fails_fast(
     t.registry().create_tenant(new).await.unwrap();
     let body = Some(json!({"username": "admin", "password": PASSWORD}));
     let started = Instant::now();
-    let (s, resp) = t.call(Method::POST, "/api/auth/login?company=DEAD", None, body.clone()).await;
-    assert_eq!((s, error_code(&resp)), (StatusCode::SERVICE_UNAVAILABLE, "tenant_database_unavailable"));
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-    assert!(!resp.to_string().contains("127.0.0.1"), "answer leaks the server address: {resp}");
+    let (s, resp) = t
+        .call(
+            Method::POST,
+            "/api/auth/login?company=DEAD",
+            None,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(
+        (s, error_code(&resp)),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tenant_database_unavailable"
+        )
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !resp.to_string().contains("127.0.0.1"),
+        "answer leaks the server address: {resp}"
+    );
     // After the breaker opens, answers come without waiting for the timeout.
     for _ in 0..3 {
-        t.call(Method::POST, "/api/auth/login?company=DEAD", None, body.clone()).await;
+        t.call(
+            Method::POST,
+            "/api/auth/login?company=DEAD",
+            None,
+            body.clone(),
+        )
+        .await;
     }
     assert!(!t.app.pools().open_circuits().is_empty());
     // Other tenants are unaffected.
-    let (s, _) = t.call(Method::GET, "/api/customers", Some(&alive), None).await;
+    let (s, _) = t
+        .call(Method::GET, "/api/customers", Some(&alive), None)
+        .await;
     assert_eq!(s, StatusCode::OK);
 }
 
@@ -95,12 +172,24 @@ async fn health_tenants_needs_an_owner_token_and_reports_every_tenant() {
     t.tenant("ONE", On::Pg(0)).await;
     t.tenant("TWO", On::MariaDb).await;
     let (s, body) = t.call(Method::GET, "/api/health/tenants", None, None).await;
-    assert_eq!((s, error_code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(
+        (s, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
     let tenant_token = t.login("ONE").await;
-    let (s, _) = t.call(Method::GET, "/api/health/tenants", Some(&tenant_token), None).await;
+    let (s, _) = t
+        .call(
+            Method::GET,
+            "/api/health/tenants",
+            Some(&tenant_token),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let owner = t.owner_token().await;
-    let (s, body) = t.call(Method::GET, "/api/health/tenants", Some(&owner), None).await;
+    let (s, body) = t
+        .call(Method::GET, "/api/health/tenants", Some(&owner), None)
+        .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let tenants = body["tenants"].as_array().unwrap();
     assert_eq!(tenants.len(), 2);
