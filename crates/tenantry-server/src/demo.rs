@@ -168,7 +168,7 @@ async fn seed_tenant(
                 status: TenantStatus::Provisioning,
                 region: None,
                 pool: PoolSettings::default(),
-                plan: if index % 2 == 0 {
+                plan: if index.is_multiple_of(2) {
                     "standard"
                 } else {
                     "premium"

@@ -221,39 +221,11 @@ fn closed_port_is_closed() {
     assert!(!port_open(port));
 }
 
-const HELPER_ENV: &str = "TENANTRY_TESTKIT_WATCHDOG_HELPER";
-
-/// Not a test by itself: run as a child process by `watchdog_cleans_up_after_kill_9`.
-/// Starts shared servers, writes their dirs/ports to a file, then sleeps until killed.
-#[test]
-#[ignore = "helper process for watchdog_cleans_up_after_kill_9"]
-fn watchdog_helper() {
-    let Some(out) = std::env::var_os(HELPER_ENV) else {
-        return;
-    };
-    let pg = shared_pg(2);
-    let my = shared_mariadb();
-    let report = format!(
-        "{}\n{}\n{}\n{}\n",
-        pg.base_dir().display(),
-        pg.port(),
-        my.base_dir().display(),
-        my.port()
-    );
-    let tmp = PathBuf::from(format!("{}.tmp", PathBuf::from(&out).display()));
-    std::fs::write(&tmp, report).unwrap();
-    std::fs::rename(&tmp, &out).unwrap();
-    loop {
-        std::thread::sleep(Duration::from_secs(60));
-    }
-}
-
 #[test]
 fn watchdog_cleans_up_after_kill_9() {
     let report = std::env::temp_dir().join(format!("{}.txt", unique_name("watchdog_report")));
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "watchdog_helper", "--ignored", "--nocapture"])
-        .env(HELPER_ENV, &report)
+    let mut child = Command::new(env!("CARGO_BIN_EXE_testkit-watchdog-helper"))
+        .arg(&report)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()

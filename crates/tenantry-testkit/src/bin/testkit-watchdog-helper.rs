@@ -1,0 +1,30 @@
+//! Helper process for the `watchdog_cleans_up_after_kill_9` test: starts shared servers, writes
+//! their dirs and ports to the file named by its first argument, then sleeps until killed.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+use tenantry_testkit::{shared_mariadb, shared_pg};
+
+fn main() {
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: testkit-watchdog-helper REPORT_FILE"),
+    );
+    let pg = shared_pg(2);
+    let my = shared_mariadb();
+    let report = format!(
+        "{}\n{}\n{}\n{}\n",
+        pg.base_dir().display(),
+        pg.port(),
+        my.base_dir().display(),
+        my.port()
+    );
+    let tmp = PathBuf::from(format!("{}.tmp", out.display()));
+    std::fs::write(&tmp, report).unwrap();
+    std::fs::rename(&tmp, &out).unwrap();
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
