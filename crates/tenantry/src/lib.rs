@@ -11,6 +11,7 @@
 //! - [`router`]: axum middleware + extractors: resolve → check status → authorize → acquire.
 //! - [`auth`]: argon2 passwords and tenant-bound JWTs.
 //! - [`migrate`]: embedded per-engine tenant migrations.
+//! - [`lifecycle`]: suspend / reactivate, audited.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
 //! - [`db`]: engine-neutral SQL helpers over sqlx's `Any` driver.
 //!
@@ -20,6 +21,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod lifecycle;
 pub mod migrate;
 pub mod pools;
 pub mod provision;

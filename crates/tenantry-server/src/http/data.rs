@@ -139,6 +139,16 @@ impl Paging {
     }
 }
 
+/// Row ids are positive integers; anything else is a 400 naming `id` (not axum's plain-text 400).
+fn parse_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_input",
+            format!("id: {raw:?} is not a positive integer"),
+        )
+    })
+}
+
 macro_rules! crud {
     ($res:ident, $list:ident, $get:ident, $create:ident, $update:ident, $delete:ident) => {
         async fn $list(_u: TenantUser, TenantDb(mut c): TenantDb, Query(p): Query<Paging>) -> Result<Json<Value>, ApiError> {
@@ -146,17 +156,17 @@ macro_rules! crud {
             let (data, total) = $res.list(&mut c, page, limit).await?;
             Ok(Json(json!({"data": data, "page": page, "limit": limit, "total": total})))
         }
-        async fn $get(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-            Ok(Json($res.get(&mut c, id).await?))
+        async fn $get(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+            Ok(Json($res.get(&mut c, parse_id(&id)?).await?))
         }
         async fn $create(_u: TenantUser, TenantDb(mut c): TenantDb, JsonBody(b): JsonBody<Value>) -> Result<(StatusCode, Json<Value>), ApiError> {
             Ok((StatusCode::CREATED, Json($res.create(&mut c, &b).await?)))
         }
-        async fn $update(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<i64>, JsonBody(b): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
-            Ok(Json($res.update(&mut c, id, &b).await?))
+        async fn $update(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<String>, JsonBody(b): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
+            Ok(Json($res.update(&mut c, parse_id(&id)?, &b).await?))
         }
-        async fn $delete(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
-            $res.delete(&mut c, id).await?;
+        async fn $delete(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+            $res.delete(&mut c, parse_id(&id)?).await?;
             Ok(StatusCode::NO_CONTENT)
         }
     };

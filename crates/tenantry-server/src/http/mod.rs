@@ -1,6 +1,7 @@
 //! HTTP surfaces: health, tenant data plane, admin plane.
 
 mod admin;
+mod admin_tenants;
 mod auth;
 pub mod data;
 mod health;
@@ -24,6 +25,7 @@ pub fn router(app: App) -> Router {
         .route("/api/health", get(health::live))
         .route("/api/health/tenants", get(health::tenants))
         .route("/api/admin/login", post(admin::login))
+        .merge(admin_tenants::routes())
         .merge(data)
         .fallback(not_found)
         .layer(tower_http::trace::TraceLayer::new_for_http())

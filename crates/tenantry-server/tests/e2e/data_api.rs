@@ -131,6 +131,21 @@ async fn scenario(on: On) {
         .await;
     assert_eq!((s, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
 
+    let (s, body) = t.call(Method::GET, "/api/customers/abc", tok, None).await;
+    assert_eq!(
+        (s, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_input")
+    );
+    let (s, body) = t
+        .call(
+            Method::POST,
+            "/api/customers",
+            tok,
+            Some(json!(["not", "an", "object"])),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+
     // no token, bad token, bad login
     let (s, body) = t
         .call(Method::GET, "/api/customers?company=ACME", None, None)

@@ -1,5 +1,6 @@
 //! End-to-end tests through the real HTTP server, on real SQLite, PostgreSQL and MariaDB servers.
 
+mod admin;
 mod common;
 mod data_api;
 mod isolation;

@@ -4,11 +4,13 @@
 //! business data. Credentials are stored only as secret-box ciphertext. Reads on the request path go
 //! through an in-memory cache (see [`cache`]) that every mutation here invalidates.
 
+mod audit;
 mod cache;
 mod owners;
 mod servers;
 mod tenants;
 
+pub use audit::AuditEntry;
 pub use cache::CacheSettings;
 pub use owners::Owner;
 pub use servers::{DataServer, NewServer};
