@@ -1,5 +1,8 @@
 //! The operator CLI (`tenantry`).
 
+mod table;
+mod tenant;
+
 use crate::config::Config;
 use crate::startup::{self, App};
 use anyhow::Context;
@@ -34,6 +37,12 @@ pub enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Tenants in the registry.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Data servers in the registry.
+    #[command(subcommand)]
+    Server(tenant::ServerCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -51,6 +60,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let app = App::open(&config, startup::load_master_key(&config)?).await?;
             serve(config, app, false).await
+        }
+        Command::Tenant(cmd) => {
+            let app = App::open(&config, startup::load_master_key(&config)?).await?;
+            tenant::tenant(&app, cmd).await
+        }
+        Command::Server(cmd) => {
+            let app = App::open(&config, startup::load_master_key(&config)?).await?;
+            tenant::server(&app, cmd).await
         }
     }
 }
