@@ -1,9 +1,10 @@
-//! Lifecycle actions on existing tenants: suspend and reactivate. Each one is audited, and takes
+//! Lifecycle actions on existing tenants: suspend, reactivate, delete. Each one is audited, and takes
 //! effect on the very next request served by this process (cache invalidated, pool closed).
 
 use crate::pools::PoolManager;
+use crate::provision::ServerAdmin;
 use crate::registry::{Registry, RegistryError, Tenant};
-use crate::tenant::{InvalidValue, TenantCode, TenantStatus};
+use crate::tenant::{DatabaseName, InvalidValue, Placement, TenantCode, TenantStatus};
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +12,10 @@ use serde_json::json;
 pub enum LifecycleError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error("deleting tenant {code} needs the confirmation \"DELETE\"")]
+    ConfirmationRequired { code: TenantCode },
+    #[error("cannot drop the database of tenant {code}: {message}")]
+    Drop { code: TenantCode, message: String },
     #[error("tenant {code} is {status}; {action} needs it {needs}")]
     WrongStatus {
         code: TenantCode,
@@ -69,6 +74,78 @@ pub async fn reactivate(
         None,
     )
     .await
+}
+
+/// Deletes a tenant: drops its database (or schema) when it is ours, detaches it when it is the
+/// customer's, and keeps a tombstone row. Needs `confirm == "DELETE"`.
+#[tracing::instrument(skip(registry, pools))]
+pub async fn delete(
+    registry: &Registry,
+    pools: &PoolManager,
+    code: &TenantCode,
+    confirm: Option<&str>,
+    actor: &str,
+) -> Result<Tenant, LifecycleError> {
+    if confirm != Some("DELETE") {
+        return Err(LifecycleError::ConfirmationRequired { code: code.clone() });
+    }
+    let before = registry.tenant(code).await?;
+    if before.status == TenantStatus::Deleted {
+        return Err(LifecycleError::WrongStatus {
+            code: code.clone(),
+            status: before.status,
+            action: "delete",
+            needs: "not deleted",
+        });
+    }
+    pools.evict(before.id);
+    let dropped = drop_data(registry, &before).await;
+    let (result, detail) = match &dropped {
+        Ok(action) => (
+            "ok",
+            json!({"before": {"status": before.status}, "after": {"status": "deleted"}, "data": action}),
+        ),
+        Err(e) => ("failed", json!({"error": e.to_string()})),
+    };
+    if dropped.is_ok() {
+        registry.mark_deleted(code).await?;
+    }
+    registry
+        .audit(actor, "delete", Some(before.id), detail, result)
+        .await?;
+    dropped?;
+    Ok(registry.tenant(code).await?)
+}
+
+/// Drops our database or schema; leaves a customer's database alone. Returns what was done.
+async fn drop_data(registry: &Registry, t: &Tenant) -> Result<&'static str, LifecycleError> {
+    if t.placement == Placement::External {
+        return Ok("detached");
+    }
+    let fail = |e: &dyn std::fmt::Display| LifecycleError::Drop {
+        code: t.code.clone(),
+        message: e.to_string(),
+    };
+    let server = registry.server(t.server_id).await?;
+    let admin = ServerAdmin {
+        server: &server,
+        password: registry.server_admin_password(server.id).await?,
+    };
+    let database = DatabaseName::parse(&t.database).map_err(|e| fail(&e))?;
+    match &t.schema {
+        Some(schema) => {
+            let schema = DatabaseName::parse(schema).map_err(|e| fail(&e))?;
+            admin
+                .drop_schema(&database, &schema)
+                .await
+                .map_err(|e| fail(&e))?;
+            Ok("schema dropped")
+        }
+        None => {
+            admin.drop_database(&database).await.map_err(|e| fail(&e))?;
+            Ok("database dropped")
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

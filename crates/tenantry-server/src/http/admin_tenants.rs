@@ -6,20 +6,26 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tenantry::lifecycle::{self, LifecycleError};
-use tenantry::registry::{Tenant, TenantFilter};
+use tenantry::registry::{DataServer, NewServer, Tenant, TenantFilter};
 use tenantry::router::ApiError;
+use tenantry::tenant::{Engine, Hosting, TlsMode};
 use uuid::Uuid;
 
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/admin/tenants", get(list))
-        .route("/api/admin/tenants/{id}", get(show))
+        .route("/api/admin/tenants/{id}", get(show).delete(delete))
         .route("/api/admin/tenants/{id}/suspend", post(suspend))
         .route("/api/admin/tenants/{id}/reactivate", post(reactivate))
-        .route("/api/admin/servers", get(servers))
+        .route("/api/admin/servers", get(servers).post(add_server))
+        .route(
+            "/api/admin/servers/{id}",
+            axum::routing::delete(remove_server),
+        )
         .route("/api/admin/audit", get(audit))
 }
 
@@ -108,6 +114,12 @@ fn lifecycle_error(e: LifecycleError) -> ApiError {
         e @ LifecycleError::WrongStatus { .. } => {
             ApiError::new(StatusCode::CONFLICT, "invalid_status", e.to_string())
         }
+        e @ LifecycleError::ConfirmationRequired { .. } => {
+            ApiError::bad_request("confirmation_required", e.to_string())
+        }
+        e @ LifecycleError::Drop { .. } => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "drop_failed", e.to_string())
+        }
         other => ApiError::internal(&other),
     }
 }
@@ -165,4 +177,98 @@ async fn audit(
     Ok(Json(
         json!({"data": data, "page": page, "limit": limit, "total": total}),
     ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct DeleteBody {
+    confirm: Option<String>,
+}
+
+async fn delete(
+    State(app): State<App>,
+    OwnerAuth(owner): OwnerAuth,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Tenant>, ApiError> {
+    let body: DeleteBody = if body.is_empty() {
+        DeleteBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?
+    };
+    let t = find(&app, &id).await?;
+    let done = lifecycle::delete(
+        app.registry(),
+        app.pools(),
+        &t.code,
+        body.confirm.as_deref(),
+        &owner.name,
+    )
+    .await;
+    Ok(Json(done.map_err(lifecycle_error)?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerBody {
+    name: String,
+    engine: Engine,
+    host: String,
+    port: Option<u16>,
+    hosting: Hosting,
+    region: Option<String>,
+    #[serde(default = "default_tls")]
+    tls: TlsMode,
+    admin_username: Option<String>,
+    admin_password: Option<String>,
+}
+
+fn default_tls() -> TlsMode {
+    TlsMode::Prefer
+}
+
+async fn add_server(
+    State(app): State<App>,
+    OwnerAuth(owner): OwnerAuth,
+    JsonBody(b): JsonBody<ServerBody>,
+) -> Result<(StatusCode, Json<DataServer>), ApiError> {
+    let new = NewServer {
+        name: b.name,
+        engine: b.engine,
+        host: b.host,
+        port: b.port,
+        hosting: b.hosting,
+        region: b.region,
+        tls: b.tls,
+        admin_username: b.admin_username,
+        admin_password: b.admin_password.map(SecretString::from),
+    };
+    let server = app.registry().add_server(new).await?;
+    let detail = json!({"after": {"name": server.name, "engine": server.engine, "host": server.host, "port": server.port, "adminPassword": server.has_admin_password.then_some("***")}});
+    app.registry()
+        .audit(&owner.name, "server.add", None, detail, "ok")
+        .await?;
+    Ok((StatusCode::CREATED, Json(server)))
+}
+
+async fn remove_server(
+    State(app): State<App>,
+    OwnerAuth(owner): OwnerAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let server = match Uuid::parse_str(&id) {
+        Ok(uuid) => app.registry().server(uuid).await?,
+        Err(_) => app.registry().server_by_name(&id).await?,
+    };
+    app.registry().remove_server(server.id).await?;
+    app.registry()
+        .audit(
+            &owner.name,
+            "server.remove",
+            None,
+            json!({"before": {"name": server.name}}),
+            "ok",
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

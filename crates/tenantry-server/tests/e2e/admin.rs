@@ -145,3 +145,171 @@ async fn suspension_through_the_api_closes_the_pool_and_is_audited() {
     assert_eq!(body["data"][2]["actor"], "owner@test.local");
     assert_eq!(body["data"][2]["detail"]["reason"], "unpaid invoice");
 }
+
+#[tokio::test]
+async fn server_registration_validates_the_host_and_never_returns_the_password() {
+    let t = TestApp::spawn().await;
+    let owner = t.owner_token().await;
+    let body = |host: &str| json!({"name": "eu-1", "engine": "postgres", "host": host, "port": 5432, "hosting": "ours", "adminUsername": "postgres", "adminPassword": "hunter2-secret"});
+    let (s, resp) = t
+        .call(
+            Method::POST,
+            "/api/admin/servers",
+            Some(&owner),
+            Some(body("db host;drop")),
+        )
+        .await;
+    assert_eq!(
+        (s, error_code(&resp)),
+        (StatusCode::BAD_REQUEST, "invalid_input")
+    );
+    assert!(
+        resp["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("host"),
+        "{resp}"
+    );
+    let mut bad_engine = body("db.example.com");
+    bad_engine["engine"] = json!("oracle");
+    let (s, _) = t
+        .call(
+            Method::POST,
+            "/api/admin/servers",
+            Some(&owner),
+            Some(bad_engine),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, resp) = t
+        .call(
+            Method::POST,
+            "/api/admin/servers",
+            Some(&owner),
+            Some(body("DB.Example.com")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{resp}");
+    assert_eq!(resp["host"], "db.example.com");
+    assert_eq!(resp["hasAdminPassword"], true);
+    let (_, list) = t
+        .call(Method::GET, "/api/admin/servers", Some(&owner), None)
+        .await;
+    let (_, audit) = t
+        .call(Method::GET, "/api/admin/audit", Some(&owner), None)
+        .await;
+    for text in [resp.to_string(), list.to_string(), audit.to_string()] {
+        assert!(!text.contains("hunter2"), "password leaked: {text}");
+    }
+    let (s, _) = t
+        .call(
+            Method::POST,
+            "/api/admin/servers",
+            Some(&owner),
+            Some(body("db.example.com")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "names are unique");
+}
+
+#[tokio::test]
+async fn delete_needs_confirmation_then_drops_our_database_and_keeps_a_tombstone() {
+    let t = TestApp::spawn().await;
+    let tenant = t.tenant("GONE", On::Pg(0)).await;
+    let owner = t.owner_token().await;
+    let pg = tenantry_testkit::shared_pg(0);
+    let exists = || {
+        pg.psql(
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_database WHERE datname = '{}'",
+                tenant.database
+            ),
+        )
+        .unwrap()
+    };
+    assert_eq!(exists().trim(), "1");
+    let path = format!("/api/admin/tenants/{}", tenant.id);
+    for body in [None, Some(json!({"confirm": "yes"}))] {
+        let (s, resp) = t.call(Method::DELETE, &path, Some(&owner), body).await;
+        assert_eq!(
+            (s, error_code(&resp)),
+            (StatusCode::BAD_REQUEST, "confirmation_required")
+        );
+    }
+    assert_eq!(exists().trim(), "1", "nothing dropped without confirmation");
+    let (s, resp) = t
+        .call(
+            Method::DELETE,
+            &path,
+            Some(&owner),
+            Some(json!({"confirm": "DELETE"})),
+        )
+        .await;
+    assert_eq!(
+        (s, resp["status"].as_str()),
+        (StatusCode::OK, Some("deleted")),
+        "{resp}"
+    );
+    assert_eq!(exists().trim(), "0");
+    let (s, body) = t
+        .call(Method::GET, "/api/customers?company=GONE", None, None)
+        .await;
+    assert_eq!(
+        (s, error_code(&body)),
+        (StatusCode::NOT_FOUND, "tenant_not_found")
+    );
+    let (_, list) = t
+        .call(Method::GET, "/api/admin/tenants", Some(&owner), None)
+        .await;
+    assert_eq!(list["total"], 0, "tombstones are not listed by default");
+    let (_, list) = t
+        .call(
+            Method::GET,
+            "/api/admin/tenants?status=deleted",
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(list["data"][0]["code"], "GONE");
+}
+
+#[tokio::test]
+async fn deleting_an_external_tenant_detaches_but_keeps_the_customers_database() {
+    let t = TestApp::spawn().await;
+    let server = t.server(On::Pg(1)).await;
+    let mut new = TestApp::new_tenant("BYOD", &server);
+    new.placement = tenantry::tenant::Placement::External;
+    let db = new.database.clone().unwrap();
+    tenantry_testkit::shared_pg(1)
+        .psql("postgres", &format!("CREATE DATABASE {db}"))
+        .unwrap();
+    let tenant = t.provision(new).await;
+    let owner = t.owner_token().await;
+    let path = format!("/api/admin/tenants/{}", tenant.id);
+    let (s, _) = t
+        .call(
+            Method::DELETE,
+            &path,
+            Some(&owner),
+            Some(json!({"confirm": "DELETE"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let n = tenantry_testkit::shared_pg(1)
+        .psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{db}'"),
+        )
+        .unwrap();
+    assert_eq!(n.trim(), "1", "the customer's database must survive");
+    let (_, audit) = t
+        .call(
+            Method::GET,
+            &format!("/api/admin/audit?tenant={}", tenant.id),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(audit["data"][0]["detail"]["data"], "detached");
+}

@@ -99,6 +99,18 @@ impl ServerAdmin<'_> {
         conn.close().await
     }
 
+    /// Drops a tenant's schema from a shared PostgreSQL database (idempotent).
+    pub async fn drop_schema(
+        &self,
+        database: &DatabaseName,
+        schema: &DatabaseName,
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = self.connect(database.as_str()).await?;
+        conn.execute(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE").as_str())
+            .await?;
+        conn.close().await
+    }
+
     /// Drops the database if it exists (idempotent).
     pub async fn drop_database(&self, name: &DatabaseName) -> Result<(), sqlx::Error> {
         match self.server.engine {

@@ -162,6 +162,28 @@ impl Registry {
         })
     }
 
+    /// Removes a server that holds no tenant (tombstones included: they record where data lived).
+    pub async fn remove_server(&self, id: Uuid) -> Result<()> {
+        let used: i64 =
+            sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM tenants WHERE server_id = ?"))
+                .bind(id.to_string())
+                .fetch_one(self.pool())
+                .await?;
+        if used > 0 {
+            return Err(RegistryError::Conflict(format!(
+                "tenants on server {id} ({used})"
+            )));
+        }
+        let done = sqlx::query(&self.sql("DELETE FROM data_servers WHERE id = ?"))
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(RegistryError::NotFound(format!("server {id}")));
+        }
+        Ok(())
+    }
+
     /// Moves a server to a new address (e.g. a fail-over); its tenants' pools follow on their next
     /// request.
     pub async fn set_server_address(&self, id: Uuid, host: &str, port: u16) -> Result<()> {

@@ -470,6 +470,21 @@ impl Registry {
             .await
     }
 
+    /// Turns a tenant into a tombstone: status `deleted`, `deleted_at` set, credentials erased.
+    pub async fn mark_deleted(&self, code: &TenantCode) -> Result<()> {
+        let now = db::now();
+        self.update_tenant(
+            code,
+            "status = ?, status_reason = ?, password_enc = NULL, deleted_at = ?",
+            vec![
+                Some(TenantStatus::Deleted.as_str().to_owned()),
+                None,
+                Some(now),
+            ],
+        )
+        .await
+    }
+
     pub async fn set_schema_version(&self, code: &TenantCode, version: i64) -> Result<()> {
         let q = "UPDATE tenants SET schema_version = ?, updated_at = ? WHERE code = ?";
         sqlx::query(&self.sql(q))
