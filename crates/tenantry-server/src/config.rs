@@ -31,6 +31,8 @@ pub struct Config {
     pub pools: PoolManagerSettings,
     /// Tenant-config cache settings (`[cache]`).
     pub cache: CacheSettings,
+    /// Largest file a tenant may upload. Default: 10 MiB.
+    pub max_file_bytes: u64,
 }
 
 impl Default for Config {
@@ -44,6 +46,7 @@ impl Default for Config {
             token_ttl: Duration::from_secs(12 * 3600),
             pools: PoolManagerSettings::default(),
             cache: CacheSettings::default(),
+            max_file_bytes: tenantry::storage::DEFAULT_MAX_FILE_BYTES,
         }
     }
 }

@@ -9,6 +9,7 @@ use tenantry::pools::PoolManager;
 use tenantry::registry::Registry;
 use tenantry::router::TenantRouter;
 use tenantry::secrets::{MasterKey, SecretBox};
+use tenantry::storage::Storage;
 use tenantry::tenant::HostName;
 use tokio::net::TcpListener;
 
@@ -16,6 +17,8 @@ use tokio::net::TcpListener;
 #[derive(Clone)]
 pub struct App {
     pub tenants: TenantRouter,
+    /// Per-tenant files (`/api/files`).
+    pub storage: Storage,
 }
 
 impl App {
@@ -32,7 +35,17 @@ impl App {
                 signer,
                 base_domain,
             },
+            storage: Storage::new(
+                std::env::temp_dir().join("tenantry-files"),
+                tenantry::storage::DEFAULT_MAX_FILE_BYTES,
+            ),
         }
+    }
+
+    /// Replaces the file store (by default under the system temp directory, 10 MiB per file).
+    pub fn with_storage(mut self, storage: Storage) -> Self {
+        self.storage = storage;
+        self
     }
 
     pub fn registry(&self) -> &Registry {
@@ -68,7 +81,11 @@ impl App {
             PoolManager::new(config.pools.clone()),
             signer,
             base_domain,
-        ))
+        )
+        .with_storage(Storage::new(
+            config.data_dir.join("files"),
+            config.max_file_bytes,
+        )))
     }
 }
 

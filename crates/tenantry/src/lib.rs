@@ -10,10 +10,11 @@
 //! - [`resolve`]: finds the tenant code of a request (JWT claim, header, query, domain, subdomain).
 //! - [`router`]: axum middleware + extractors: resolve → check status → authorize → acquire.
 //! - [`auth`]: argon2 passwords and tenant-bound JWTs.
-//! - [`migrate`]: embedded per-engine tenant migrations.
+//! - [`migrate`]: embedded per-engine tenant migrations; [`fleet`]: migrating every tenant, drift.
 //! - [`lifecycle`]: suspend / reactivate, audited.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
 //! - [`db`]: engine-neutral SQL helpers over sqlx's `Any` driver.
+//! - [`storage`]: per-tenant file storage under `{root}/{tenant id}`, traversal-proof, atomic writes.
 //!
 //! Request flow: `router` asks `resolve` for a code, `registry` for the (cached) config, checks the
 //! status, verifies the token against the tenant id, and hands the handler a connection from `pools`.
@@ -21,6 +22,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod fleet;
 pub mod lifecycle;
 pub mod migrate;
 pub mod pools;
@@ -29,4 +31,5 @@ pub mod registry;
 pub mod resolve;
 pub mod router;
 pub mod secrets;
+pub mod storage;
 pub mod tenant;

@@ -31,7 +31,7 @@ pub fn latest_version(engine: Engine) -> i64 {
 
 /// Applies every pending migration on one tenant connection and returns the resulting version.
 pub async fn migrate_tenant(conn: &mut AnyConnection, engine: Engine) -> Result<i64, MigrateError> {
-    migrator(engine).run(&mut *conn).await?;
+    migrator(engine).run_direct(conn).await?;
     Ok(applied_version(conn).await?.unwrap_or(0))
 }
 

@@ -1,5 +1,6 @@
 //! The operator CLI (`tenantry`).
 
+mod migrate;
 mod table;
 mod tenant;
 
@@ -43,6 +44,8 @@ pub enum Command {
     /// Data servers in the registry.
     #[command(subcommand)]
     Server(tenant::ServerCommand),
+    /// Migrate tenant databases (`--all`, `--only CODE…`) or report drift (`status`).
+    Migrate(migrate::MigrateArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -68,6 +71,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Server(cmd) => {
             let app = App::open(&config, startup::load_master_key(&config)?).await?;
             tenant::server(&app, cmd).await
+        }
+        Command::Migrate(args) => {
+            let app = App::open(&config, startup::load_master_key(&config)?).await?;
+            if migrate::run(&app, args).await? {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!(
+                    "some tenants failed or are not current (see above)"
+                ))
+            }
         }
     }
 }

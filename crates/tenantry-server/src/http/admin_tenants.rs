@@ -77,7 +77,7 @@ async fn list(
 }
 
 /// Finds a tenant by UUID or by code.
-async fn find(app: &App, id: &str) -> Result<Tenant, ApiError> {
+pub(super) async fn find(app: &App, id: &str) -> Result<Tenant, ApiError> {
     let found = match Uuid::parse_str(id) {
         Ok(uuid) => app.registry().tenant_by_id(uuid).await,
         Err(_) => {

@@ -1,9 +1,11 @@
 //! HTTP surfaces: health, tenant data plane, admin plane.
 
 mod admin;
+mod admin_provision;
 mod admin_tenants;
 mod auth;
 pub mod data;
+mod files;
 mod health;
 pub mod resource;
 
@@ -20,12 +22,14 @@ pub fn router(app: App) -> Router {
     let data = Router::new()
         .route("/api/auth/login", post(auth::login))
         .merge(data::routes())
+        .merge(files::routes())
         .route_layer(tenant_layer);
     Router::new()
         .route("/api/health", get(health::live))
         .route("/api/health/tenants", get(health::tenants))
         .route("/api/admin/login", post(admin::login))
         .merge(admin_tenants::routes())
+        .merge(admin_provision::routes())
         .merge(data)
         .fallback(not_found)
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -12,6 +12,7 @@ use tenantry::registry::{
     CacheSettings, DataServer, NewServer, NewTenant, PoolSettings, Registry, Tenant,
 };
 use tenantry::secrets::{MasterKey, SecretBox};
+use tenantry::storage::Storage;
 use tenantry::tenant::{
     DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode,
 };
@@ -19,6 +20,8 @@ use tenantry_server::startup::{self, App};
 use tenantry_testkit::{shared_mariadb, shared_pg, unique_name};
 
 pub const PASSWORD: &str = "test-password";
+/// Upload limit of the test app: small, so oversize uploads are cheap.
+pub const FILE_LIMIT: u64 = 64 * 1024;
 
 pub struct TestApp {
     pub addr: String,
@@ -68,7 +71,8 @@ impl TestApp {
             PoolManager::new(pools),
             signer,
             Some(tenantry::tenant::HostName::parse("example.com").unwrap()),
-        );
+        )
+        .with_storage(Storage::new(dir.path().join("files"), FILE_LIMIT));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -163,3 +163,11 @@ pub async fn ensure_user(
     .await?;
     Ok(true)
 }
+/// Compile-time check: provisioning runs inside axum handlers and spawned tasks, whose futures must
+/// be `Send` (sqlx's `Migrator::run` over `&mut conn` is not; `run_direct` is).
+#[allow(dead_code)]
+fn _send_check(p: &Provisioner, code: &TenantCode) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(p.finish(code, "x"));
+    is_send(p.run_steps(code, "x"));
+}

@@ -1,0 +1,165 @@
+//! Fleet migrations over real databases: failure isolation, resume, checksum refusal, drift.
+
+use crate::common::{On, TestApp};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tenantry::fleet::{self, FleetOptions, Outcome};
+use tenantry::provision::ServerAdmin;
+use tenantry::registry::Tenant;
+use tenantry::tenant::TenantStatus;
+
+/// Registers an active tenant whose (empty) database exists but was never migrated.
+async fn unmigrated(t: &TestApp, code: &str, on: On) -> Tenant {
+    let server = t.server(on).await;
+    let mut new = TestApp::new_tenant(code, &server);
+    new.status = TenantStatus::Active;
+    let db = new.database.clone().unwrap();
+    ServerAdmin {
+        server: &server,
+        password: None,
+    }
+    .create_database(&db)
+    .await
+    .unwrap();
+    t.registry().create_tenant(new).await.unwrap()
+}
+
+async fn sqlite_exec(t: &TestApp, tenant: &Tenant, sql: &str) {
+    let config = t
+        .registry()
+        .tenant_config(&tenant.code)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut conn = t.app.pools().acquire(&config).await.unwrap();
+    sqlx::raw_sql(sql).execute(&mut *conn).await.unwrap();
+}
+
+#[tokio::test]
+async fn one_broken_tenant_fails_alone_and_a_rerun_resumes() {
+    let t = TestApp::spawn().await;
+    let mut tenants = Vec::new();
+    for i in 0..20 {
+        tenants.push(unmigrated(&t, &format!("S{i:02}"), On::Sqlite).await);
+    }
+    for i in 0..4 {
+        tenants.push(unmigrated(&t, &format!("P{i}"), On::Pg(i % 2)).await);
+    }
+    tenants.push(unmigrated(&t, "M0", On::MariaDb).await);
+    let broken = unmigrated(&t, "BROKEN", On::Sqlite).await;
+    // A table in the way: the first migration cannot create `users`.
+    sqlite_exec(&t, &broken, "CREATE TABLE users (x INTEGER)").await;
+
+    let seen = AtomicUsize::new(0);
+    let options = FleetOptions {
+        concurrency: 4,
+        ..FleetOptions::default()
+    };
+    let results = fleet::migrate_fleet(t.registry(), t.app.pools(), &options, |_, _| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        26,
+        "progress reported once per tenant"
+    );
+    for (code, outcome) in &results {
+        if code.as_str() == "BROKEN" {
+            assert!(outcome.is_failure(), "{outcome:?}");
+        } else {
+            assert_eq!(*outcome, Outcome::Migrated { from: None, to: 1 }, "{code}");
+        }
+    }
+    let drift = fleet::drift(t.registry()).await.unwrap();
+    let behind: Vec<_> = drift
+        .iter()
+        .filter(|d| d.state != "current")
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(behind, ["BROKEN"]);
+
+    sqlite_exec(&t, &broken, "DROP TABLE users").await;
+    let again = fleet::migrate_fleet(t.registry(), t.app.pools(), &options, |_, _| {})
+        .await
+        .unwrap();
+    let migrated: Vec<_> = again
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Migrated { .. }))
+        .map(|(c, _)| c.as_str())
+        .collect();
+    assert_eq!(
+        migrated,
+        ["BROKEN"],
+        "the re-run only migrates what was left"
+    );
+    assert_eq!(
+        again
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Current { version: 1 }))
+            .count(),
+        25
+    );
+    assert!(fleet::drift(t.registry())
+        .await
+        .unwrap()
+        .iter()
+        .all(|d| d.state == "current"));
+}
+
+#[tokio::test]
+async fn changed_checksum_of_an_applied_migration_is_refused() {
+    let t = TestApp::spawn().await;
+    let tenant = t.tenant("TAMPER", On::Sqlite).await;
+    let results = fleet::migrate_fleet(
+        t.registry(),
+        t.app.pools(),
+        &FleetOptions::default(),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(results[0].1, Outcome::Current { version: 1 });
+    sqlite_exec(&t, &tenant, "UPDATE _sqlx_migrations SET checksum = X'00'").await;
+    let results = fleet::migrate_fleet(
+        t.registry(),
+        t.app.pools(),
+        &FleetOptions::default(),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    match &results[0].1 {
+        Outcome::Failed { reason } => assert!(reason.contains("modified"), "{reason}"),
+        other => panic!("tampered migration accepted: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn dry_run_changes_nothing_and_only_limits_the_fleet() {
+    let t = TestApp::spawn().await;
+    unmigrated(&t, "AAA", On::Sqlite).await;
+    unmigrated(&t, "BBB", On::Sqlite).await;
+    let dry = FleetOptions {
+        dry_run: true,
+        ..FleetOptions::default()
+    };
+    let results = fleet::migrate_fleet(t.registry(), t.app.pools(), &dry, |_, _| {})
+        .await
+        .unwrap();
+    assert!(results
+        .iter()
+        .all(|(_, o)| *o == Outcome::WouldMigrate { from: None, to: 1 }));
+    let only = FleetOptions {
+        only: vec!["BBB".parse().unwrap()],
+        ..FleetOptions::default()
+    };
+    let results = fleet::migrate_fleet(t.registry(), t.app.pools(), &only, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].0.as_str(), "BBB");
+    let drift = fleet::drift(t.registry()).await.unwrap();
+    let states: Vec<_> = drift.iter().map(|d| (d.code.as_str(), d.state)).collect();
+    assert_eq!(states, [("AAA", "behind"), ("BBB", "current")]);
+}

@@ -1,0 +1,160 @@
+//! Provisioning through the admin API on PostgreSQL and MariaDB, failure and retry.
+
+use crate::common::{error_code, On, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tenantry_testkit::{shared_mariadb, shared_pg, unique_name};
+
+async fn login_with(t: &TestApp, code: &str, password: &str) -> StatusCode {
+    let body = json!({"username": "admin", "password": password});
+    t.call(
+        Method::POST,
+        &format!("/api/auth/login?company={code}"),
+        None,
+        Some(body),
+    )
+    .await
+    .0
+}
+
+async fn create(t: &TestApp, owner: &str, body: Value) -> (StatusCode, Value) {
+    t.call(Method::POST, "/api/admin/tenants", Some(owner), Some(body))
+        .await
+}
+
+#[tokio::test]
+async fn dedicated_tenants_are_provisioned_on_postgres_and_mariadb_with_a_generated_admin_password()
+{
+    let t = TestApp::spawn().await;
+    let owner = t.owner_token().await;
+    for (code, on, name) in [("PGCO", On::Pg(0), "pg0"), ("MYCO", On::MariaDb, "mariadb")] {
+        t.server(on).await;
+        let db = unique_name("prov");
+        let (s, body) = create(&t, &owner, json!({"code": code, "name": "Co", "placement": "dedicated", "server": name, "database": db})).await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        assert_eq!(body["tenant"]["status"], "active");
+        assert_eq!(body["tenant"]["schemaVersion"], 1);
+        let password = body["adminPassword"].as_str().unwrap();
+        assert!(password.len() >= 16);
+        assert_eq!(login_with(&t, code, password).await, StatusCode::OK);
+        let exists = match on {
+            On::MariaDb => shared_mariadb()
+                .sql(&format!("SHOW DATABASES LIKE '{db}'"))
+                .unwrap(),
+            _ => shared_pg(0)
+                .psql(
+                    "postgres",
+                    &format!("SELECT datname FROM pg_database WHERE datname = '{db}'"),
+                )
+                .unwrap(),
+        };
+        assert_eq!(exists.trim(), db);
+    }
+    let (s, body) = create(
+        &t,
+        &owner,
+        json!({"code": "PGCO", "name": "Again", "placement": "dedicated", "server": "pg0"}),
+    )
+    .await;
+    assert_eq!((s, error_code(&body)), (StatusCode::CONFLICT, "conflict"));
+    let (_, audit) = t
+        .call(Method::GET, "/api/admin/audit", Some(&owner), None)
+        .await;
+    assert!(
+        !audit.to_string().contains("adminPassword\":\""),
+        "audit must not keep passwords"
+    );
+}
+
+#[tokio::test]
+async fn shared_placement_on_postgres_needs_a_schema() {
+    let t = TestApp::spawn().await;
+    let owner = t.owner_token().await;
+    t.server(On::Pg(0)).await;
+    let db = unique_name("shared");
+    let base = json!({"code": "SH1", "name": "Shared", "placement": "shared", "server": "pg0", "database": db});
+    let (s, body) = create(&t, &owner, base.clone()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("schema"));
+    let mut with_schema = base;
+    with_schema["schema"] = json!("sh1");
+    with_schema["adminPassword"] = json!("chosen-password");
+    let (s, body) = create(&t, &owner, with_schema).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert!(
+        body.get("adminPassword").is_none(),
+        "a chosen password is not echoed"
+    );
+    assert_eq!(
+        login_with(&t, "SH1", "chosen-password").await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn failed_provisioning_is_marked_failed_and_a_retry_finishes_it() {
+    let t = TestApp::spawn().await;
+    let owner = t.owner_token().await;
+    t.server(On::Pg(1)).await;
+    let db = unique_name("byod");
+    // External: the customer's database does not exist yet.
+    let body = json!({"code": "BYOD", "name": "Customer", "placement": "external", "server": "pg1", "database": db, "username": "postgres", "pool": {"acquireTimeoutMs": 1000}});
+    let (s, resp) = create(&t, &owner, body).await;
+    assert_eq!(
+        (s, error_code(&resp)),
+        (StatusCode::BAD_GATEWAY, "provisioning_failed"),
+        "{resp}"
+    );
+    assert!(
+        resp["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("step connect"),
+        "{resp}"
+    );
+    let (_, tenant) = t
+        .call(Method::GET, "/api/admin/tenants/BYOD", Some(&owner), None)
+        .await;
+    assert_eq!(tenant["status"], "failed");
+    assert!(tenant["statusReason"].as_str().unwrap().contains("connect"));
+    let (s, body) = t
+        .call(Method::GET, "/api/customers?company=BYOD", None, None)
+        .await;
+    assert_eq!(
+        (s, error_code(&body)),
+        (StatusCode::NOT_FOUND, "tenant_not_found")
+    );
+
+    shared_pg(1)
+        .psql("postgres", &format!("CREATE DATABASE {db}"))
+        .unwrap();
+    // The breaker may still be open from the failed attempt; wait it out.
+    tokio::time::sleep(std::time::Duration::from_millis(5_200)).await;
+    let (s, resp) = t
+        .call(
+            Method::POST,
+            "/api/admin/tenants/BYOD/retry",
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{resp}");
+    assert_eq!(resp["tenant"]["status"], "active");
+    let password = resp["adminPassword"].as_str().unwrap();
+    assert_eq!(login_with(&t, "BYOD", password).await, StatusCode::OK);
+    let (s, resp) = t
+        .call(
+            Method::POST,
+            "/api/admin/tenants/BYOD/retry",
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, error_code(&resp)),
+        (StatusCode::CONFLICT, "invalid_status")
+    );
+}
