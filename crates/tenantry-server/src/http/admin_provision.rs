@@ -1,6 +1,6 @@
 //! Admin plane: provisioning tenants (`POST /api/admin/tenants`) and retrying failed ones.
 
-use super::{JsonBody, OwnerAuth};
+use super::{JsonBody, OptionalJson, OwnerAuth};
 use crate::startup::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -142,14 +142,8 @@ async fn retry(
     State(app): State<App>,
     OwnerAuth(owner): OwnerAuth,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    OptionalJson(b): OptionalJson<RetryBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let b: RetryBody = if body.is_empty() {
-        RetryBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?
-    };
     let tenant = super::admin_tenants::find(&app, &id).await?;
     if !matches!(
         tenant.status,

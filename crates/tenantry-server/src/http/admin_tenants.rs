@@ -1,6 +1,6 @@
 //! Admin plane (owner token): tenants, servers and the audit log.
 
-use super::{JsonBody, OwnerAuth};
+use super::{JsonBody, OptionalJson, OwnerAuth};
 use crate::startup::App;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -188,14 +188,8 @@ async fn delete(
     State(app): State<App>,
     OwnerAuth(owner): OwnerAuth,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    OptionalJson(body): OptionalJson<DeleteBody>,
 ) -> Result<Json<Tenant>, ApiError> {
-    let body: DeleteBody = if body.is_empty() {
-        DeleteBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?
-    };
     let t = find(&app, &id).await?;
     let done = lifecycle::delete(
         app.registry(),
