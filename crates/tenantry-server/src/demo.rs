@@ -9,7 +9,7 @@ use serde_json::json;
 use std::path::Path;
 use tenantry::provision::{ensure_user, Provisioner, ServerAdmin};
 use tenantry::registry::{NewServer, NewTenant, PoolSettings};
-use tenantry::secrets::MasterKey;
+use tenantry::secrets::{MasterKey, SecretBox};
 use tenantry::tenant::{
     DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode,
 };
@@ -63,15 +63,11 @@ const TENANTS: &[(&str, &str, &str, &str, &[&str])] = &[
 ];
 
 /// Loads the master key, creating the key file on first run.
-pub fn demo_key(config: &Config) -> anyhow::Result<MasterKey> {
-    if std::env::var("TENANTRY_MASTER_KEY").is_ok() {
-        return crate::startup::load_master_key(config);
+pub fn demo_key(config: &Config) -> anyhow::Result<SecretBox> {
+    if std::env::var("TENANTRY_MASTER_KEY").is_err() && !config.master_key_file().exists() {
+        MasterKey::create_file(&config.master_key_file())?;
     }
-    let path = config.master_key_file();
-    if path.exists() {
-        return MasterKey::from_file(&path).context("cannot read the demo key file");
-    }
-    Ok(MasterKey::create_file(&path)?)
+    crate::startup::load_master_key(config)
 }
 
 /// Opens (creating on first run) the demo registry and tenants, and returns the app.

@@ -61,15 +61,11 @@ impl App {
     }
 
     /// Opens the registry named by `config` with `key` and starts the pool manager.
-    pub async fn open(config: &Config, key: MasterKey) -> anyhow::Result<Self> {
-        let signer = TokenSigner::new(&key, config.token_ttl);
-        let registry = Registry::open(
-            &config.registry_url(),
-            SecretBox::new(key),
-            config.cache.clone(),
-        )
-        .await
-        .context("cannot open the registry")?;
+    pub async fn open(config: &Config, secrets: SecretBox) -> anyhow::Result<Self> {
+        let signer = TokenSigner::new(secrets.master_key(), config.token_ttl);
+        let registry = Registry::open(&config.registry_url(), secrets, config.cache.clone())
+            .await
+            .context("cannot open the registry")?;
         let base_domain = config
             .base_domain
             .as_deref()
@@ -89,12 +85,16 @@ impl App {
     }
 }
 
-/// Loads the master key: `TENANTRY_MASTER_KEY`, else the key file. Missing or malformed is an error.
-pub fn load_master_key(config: &Config) -> anyhow::Result<MasterKey> {
-    if let Ok(text) = std::env::var("TENANTRY_MASTER_KEY") {
-        return MasterKey::parse(&text).context("TENANTRY_MASTER_KEY is invalid");
-    }
-    MasterKey::from_file(&config.master_key_file()).context("cannot load the master key")
+/// Loads the master keyring: `TENANTRY_MASTER_KEY` (keys separated by commas or new lines, current
+/// first), else the key file (one key a line). Missing or malformed is an error.
+pub fn load_master_key(config: &Config) -> anyhow::Result<SecretBox> {
+    let keys = match std::env::var("TENANTRY_MASTER_KEY") {
+        Ok(text) => MasterKey::parse_keyring(&text.replace(',', "\n"))
+            .context("TENANTRY_MASTER_KEY is invalid")?,
+        Err(_) => MasterKey::keyring_from_file(&config.master_key_file())
+            .context("cannot load the master key")?,
+    };
+    Ok(SecretBox::from_keyring(keys))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then closes every tenant pool.

@@ -12,6 +12,7 @@
 //! - [`auth`]: argon2 passwords and tenant-bound JWTs.
 //! - [`migrate`]: embedded per-engine tenant migrations; [`fleet`]: migrating every tenant, drift.
 //! - [`lifecycle`]: suspend / reactivate, audited.
+//! - [`onboard`]: pre-flight checks (DNS … schema version) of a customer-hosted tenant database.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
 //! - [`db`]: engine-neutral SQL helpers over sqlx's `Any` driver.
 //! - [`storage`]: per-tenant file storage under `{root}/{tenant id}`, traversal-proof, atomic writes.
@@ -25,6 +26,7 @@ pub mod db;
 pub mod fleet;
 pub mod lifecycle;
 pub mod migrate;
+pub mod onboard;
 pub mod pools;
 pub mod provision;
 pub mod registry;

@@ -92,6 +92,54 @@ impl MasterKey {
         }
     }
 
+    /// Parses a keyring: one key a line, the first current, the rest previous keys that still
+    /// decrypt (during a rotation). Blank lines and `#` comments are ignored.
+    pub fn parse_keyring(text: &str) -> Result<Vec<Self>, SecretError> {
+        let keys = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(Self::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(SecretError::MalformedKey("empty key file"));
+        }
+        Ok(keys)
+    }
+
+    /// Reads a keyring file (see [`MasterKey::parse_keyring`]).
+    pub fn keyring_from_file(path: &Path) -> Result<Vec<Self>, SecretError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse_keyring(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(SecretError::MissingKey(path.display().to_string()))
+            }
+            Err(source) => Err(SecretError::KeyFile {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Replaces a keyring file atomically (temporary file, then rename; mode 0600 on Unix).
+    pub fn write_keyring(path: &Path, keys: &[MasterKey]) -> Result<(), SecretError> {
+        let io = |source| SecretError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
+        let tmp = path.with_extension("key.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp).map_err(io)?;
+        let text: String = keys.iter().map(|k| format!("{}\n", k.to_hex())).collect();
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
     /// Writes a new key file (mode 0600 on Unix) and returns the key. Fails if the file exists.
     pub fn create_file(path: &Path) -> Result<Self, SecretError> {
         let key = Self::generate();
@@ -161,6 +209,20 @@ impl SecretBox {
                     .collect(),
             ),
         }
+    }
+
+    /// A box over a keyring: the first key is current, the rest still decrypt.
+    pub fn from_keyring(mut keys: Vec<MasterKey>) -> Self {
+        assert!(!keys.is_empty(), "a keyring holds at least one key");
+        let current = keys.remove(0);
+        Self::with_previous(current, keys)
+    }
+
+    /// Every key, current first (to write a keyring file).
+    pub fn keys(&self) -> Vec<MasterKey> {
+        std::iter::once(self.current.0.clone())
+            .chain(self.previous.iter().map(|(k, _)| k.clone()))
+            .collect()
     }
 
     pub fn key_id(&self) -> &str {
@@ -321,6 +383,24 @@ mod tests {
             Err(SecretError::MalformedKey(_))
         ));
         assert!(format!("{k:?}").len() < 30 && !format!("{k:?}").contains(&k.to_hex()));
+    }
+
+    #[test]
+    fn keyring_file_round_trips_current_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        let (a, b) = (MasterKey::generate(), MasterKey::generate());
+        MasterKey::write_keyring(&path, &[a.clone(), b.clone()]).unwrap();
+        let ring = MasterKey::keyring_from_file(&path).unwrap();
+        assert_eq!(
+            ring.iter().map(|k| k.id().to_owned()).collect::<Vec<_>>(),
+            [a.id(), b.id()]
+        );
+        let sb = SecretBox::from_keyring(ring);
+        assert_eq!(sb.key_id(), a.id());
+        let old = SecretBox::new(b).encrypt("pw", "ctx");
+        assert_eq!(sb.decrypt(&old, "ctx").unwrap().expose_secret(), "pw");
+        assert!(MasterKey::parse_keyring("# only a comment\n").is_err());
     }
 
     #[test]

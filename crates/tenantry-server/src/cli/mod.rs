@@ -1,5 +1,7 @@
 //! The operator CLI (`tenantry`).
 
+mod bench;
+mod keys;
 mod migrate;
 mod table;
 mod tenant;
@@ -46,6 +48,21 @@ pub enum Command {
     Server(tenant::ServerCommand),
     /// Migrate tenant databases (`--all`, `--only CODE…`) or report drift (`status`).
     Migrate(migrate::MigrateArgs),
+    /// Benchmarks (throwaway servers; prints tables).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Master-key operations.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// The audit log, newest first.
+    Audit {
+        #[arg(long)]
+        tenant: Option<tenantry::tenant::TenantCode>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -72,6 +89,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = App::open(&config, startup::load_master_key(&config)?).await?;
             tenant::server(&app, cmd).await
         }
+        Command::Keys(cmd) => keys::run(&config, cmd).await,
+        Command::Audit {
+            tenant,
+            limit,
+            json,
+        } => {
+            let app = App::open(&config, startup::load_master_key(&config)?).await?;
+            tenant::audit(&app, tenant, limit, json).await
+        }
+        Command::Bench(cmd) => bench::run(cmd).await,
         Command::Migrate(args) => {
             let app = App::open(&config, startup::load_master_key(&config)?).await?;
             if migrate::run(&app, args).await? {

@@ -3,9 +3,13 @@
 use super::table;
 use crate::startup::App;
 use clap::Subcommand;
+use secrecy::SecretString;
 use tenantry::lifecycle;
-use tenantry::registry::{Tenant, TenantFilter};
-use tenantry::tenant::TenantCode;
+use tenantry::provision::Provisioner;
+use tenantry::registry::{NewServer, NewTenant, PoolSettings, Tenant, TenantFilter};
+use tenantry::tenant::{
+    DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode,
+};
 
 #[derive(Subcommand)]
 pub enum TenantCommand {
@@ -34,6 +38,49 @@ pub enum TenantCommand {
     },
     /// Reactivate a suspended tenant.
     Reactivate { code: TenantCode },
+    /// Delete a tenant: drops our database (or detaches a customer's) and keeps a tombstone.
+    Delete {
+        code: TenantCode,
+        /// Must be the word DELETE.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+    /// Provision a new tenant (create database, migrate, admin user) and print its admin password.
+    Add(AddTenant),
+    /// Finish provisioning a tenant left `provisioning` or `failed`.
+    Provision {
+        #[arg(long)]
+        retry: TenantCode,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct AddTenant {
+    code: TenantCode,
+    #[arg(long)]
+    name: String,
+    /// Data server name.
+    #[arg(long)]
+    server: String,
+    #[arg(long, default_value = "dedicated")]
+    placement: Placement,
+    /// Shorthand for --placement external (the customer's own database).
+    #[arg(long)]
+    external: bool,
+    #[arg(long)]
+    subdomain: Option<Subdomain>,
+    #[arg(long)]
+    database: Option<DatabaseName>,
+    #[arg(long)]
+    schema: Option<DatabaseName>,
+    /// Database user (external tenants: the customer's).
+    #[arg(long)]
+    username: Option<String>,
+    /// Name of an environment variable holding the database password (kept out of shell history).
+    #[arg(long)]
+    password_env: Option<String>,
+    #[arg(long, default_value = "standard")]
+    plan: String,
 }
 
 #[derive(Subcommand)]
@@ -43,6 +90,31 @@ pub enum ServerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Register a data server.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        engine: Engine,
+        /// DNS name or IP (SQLite: a directory).
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long, default_value = "ours")]
+        hosting: Hosting,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long, default_value = "prefer")]
+        tls: TlsMode,
+        #[arg(long)]
+        admin_user: Option<String>,
+        /// Name of an environment variable holding the admin password.
+        #[arg(long)]
+        admin_password_env: Option<String>,
+    },
+    /// Remove a data server that holds no tenant.
+    Remove { name: String },
 }
 
 const ACTOR: &str = "cli";
@@ -108,7 +180,103 @@ pub async fn tenant(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
             let t = lifecycle::reactivate(app.registry(), app.pools(), &code, ACTOR).await?;
             println!("tenant {} is {}", t.code, t.status);
         }
+        TenantCommand::Delete { code, confirm } => {
+            let t = lifecycle::delete(
+                app.registry(),
+                app.pools(),
+                &code,
+                confirm.as_deref(),
+                ACTOR,
+            )
+            .await?;
+            println!("tenant {} is {}", t.code, t.status);
+        }
+        TenantCommand::Add(add) => add_tenant(app, add).await?,
+        TenantCommand::Provision { retry } => {
+            let password = generated_password();
+            let t = provisioner(app)
+                .finish_reporting(&retry, &password, &report_step)
+                .await?;
+            println!(
+                "tenant {} is {}; admin password (shown once): {password}",
+                t.code, t.status
+            );
+        }
     }
+    Ok(())
+}
+
+fn provisioner(app: &App) -> Provisioner {
+    Provisioner {
+        registry: app.registry().clone(),
+        pools: app.pools().clone(),
+    }
+}
+
+/// Prints each finished provisioning step, so an operator (or a test) sees how far it got.
+fn report_step(step: &'static str) {
+    println!("step {step} done");
+}
+
+fn generated_password() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 20)
+}
+
+fn secret_from_env(var: Option<&str>) -> anyhow::Result<Option<SecretString>> {
+    match var {
+        None => Ok(None),
+        Some(v) => std::env::var(v)
+            .map(|p| Some(SecretString::from(p)))
+            .map_err(|_| anyhow::anyhow!("environment variable {v} is not set")),
+    }
+}
+
+async fn add_tenant(app: &App, add: AddTenant) -> anyhow::Result<()> {
+    let server = app.registry().server_by_name(&add.server).await?;
+    let placement = if add.external {
+        Placement::External
+    } else {
+        add.placement
+    };
+    let default_user = (placement != Placement::External)
+        .then(|| server.admin_username.clone())
+        .flatten();
+    let new = NewTenant {
+        subdomain: add.subdomain,
+        code: add.code,
+        name: add.name,
+        domains: Vec::new(),
+        placement,
+        server_id: server.id,
+        database: add.database,
+        schema: add.schema,
+        username: add.username.or(default_user),
+        password: secret_from_env(add.password_env.as_deref())?,
+        status: TenantStatus::Provisioning,
+        region: None,
+        pool: PoolSettings::default(),
+        plan: add.plan,
+        notes: None,
+    };
+    let password = generated_password();
+    let code = new.code.clone();
+    let done = provisioner(app)
+        .provision_reporting(new, &password, &report_step)
+        .await;
+    let tenant_id = app.registry().tenant(&code).await.ok().map(|t| t.id);
+    let result = if done.is_ok() { "ok" } else { "failed" };
+    let detail =
+        serde_json::json!({"after": {"code": code, "placement": placement, "server": server.name}});
+    app.registry()
+        .audit(ACTOR, "tenant.provision", tenant_id, detail, result)
+        .await?;
+    let t = done?;
+    println!(
+        "tenant {} is {} on {} ({})",
+        t.code, t.status, t.server_name, t.database
+    );
+    println!("admin user: admin / {password}  (shown once)");
     Ok(())
 }
 
@@ -156,6 +324,83 @@ pub async fn server(app: &App, cmd: ServerCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        ServerCommand::Add {
+            name,
+            engine,
+            host,
+            port,
+            hosting,
+            region,
+            tls,
+            admin_user,
+            admin_password_env,
+        } => {
+            let new = NewServer {
+                name,
+                engine,
+                host,
+                port,
+                hosting,
+                region,
+                tls,
+                admin_username: admin_user,
+                admin_password: secret_from_env(admin_password_env.as_deref())?,
+            };
+            let s = app.registry().add_server(new).await?;
+            let detail = serde_json::json!({"after": {"name": s.name, "engine": s.engine, "host": s.host, "port": s.port}});
+            app.registry()
+                .audit(ACTOR, "server.add", None, detail, "ok")
+                .await?;
+            println!(
+                "server {} added ({} {}:{})",
+                s.name, s.engine, s.host, s.port
+            );
+        }
+        ServerCommand::Remove { name } => {
+            let s = app.registry().server_by_name(&name).await?;
+            app.registry().remove_server(s.id).await?;
+            let detail = serde_json::json!({"before": {"name": s.name}});
+            app.registry()
+                .audit(ACTOR, "server.remove", None, detail, "ok")
+                .await?;
+            println!("server {name} removed");
+        }
+    }
+    Ok(())
+}
+
+/// `tenantry audit`: newest entries first.
+pub async fn audit(
+    app: &App,
+    tenant: Option<TenantCode>,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let tenant_id = match &tenant {
+        Some(code) => Some(app.registry().tenant(code).await?.id),
+        None => None,
+    };
+    let (entries, total) = app.registry().list_audit(tenant_id, 1, limit).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+    } else {
+        let rows: Vec<Vec<String>> = entries
+            .iter()
+            .map(|e| {
+                vec![
+                    e.at.clone(),
+                    e.actor.clone(),
+                    e.action.clone(),
+                    e.result.clone(),
+                    e.detail.to_string(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table::render(&["AT", "ACTOR", "ACTION", "RESULT", "DETAIL"], &rows)
+        );
+        println!("{} of {total} entries", entries.len());
     }
     Ok(())
 }

@@ -21,6 +21,8 @@ pub fn routes() -> Router<App> {
         .route("/api/admin/tenants/{id}", get(show).delete(delete))
         .route("/api/admin/tenants/{id}/suspend", post(suspend))
         .route("/api/admin/tenants/{id}/reactivate", post(reactivate))
+        .route("/api/admin/tenants/{id}/stats", get(stats))
+        .route("/api/admin/tenants/{id}/health", get(health))
         .route("/api/admin/servers", get(servers).post(add_server))
         .route(
             "/api/admin/servers/{id}",
@@ -265,4 +267,58 @@ async fn remove_server(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The tables of the sample schema whose rows `stats` counts.
+const COUNTED_TABLES: [&str; 4] = ["users", "customers", "sites", "tickets"];
+
+async fn stats(
+    State(app): State<App>,
+    _o: OwnerAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let t = find(&app, &id).await?;
+    let config = app
+        .registry()
+        .tenant_config(&t.code)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("tenant_not_found", format!("tenant {id} does not exist"))
+        })?;
+    let mut rows = serde_json::Map::new();
+    if t.status != tenantry::tenant::TenantStatus::Deleted {
+        let mut conn = app.pools().acquire(&config).await?;
+        for table in COUNTED_TABLES {
+            let q = format!("SELECT COUNT(*) FROM {table}");
+            let n: i64 = sqlx::query_scalar(&q).fetch_one(&mut *conn).await?;
+            rows.insert(table.into(), n.into());
+        }
+    }
+    let files = app.storage.list(t.id).await.unwrap_or_default();
+    let storage_bytes: u64 = files.iter().map(|f| f.size).sum();
+    Ok(Json(json!({
+        "code": t.code,
+        "rows": rows,
+        "files": files.len(),
+        "storageBytes": storage_bytes,
+        "schemaVersion": t.schema_version,
+        "latestVersion": tenantry::migrate::latest_version(t.engine),
+        "pool": {"open": app.pools().has_pool(t.id), "maxConnections": t.pool.max_connections},
+    })))
+}
+
+async fn health(
+    State(app): State<App>,
+    _o: OwnerAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let t = find(&app, &id).await?;
+    let config = app
+        .registry()
+        .tenant_config(&t.code)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("tenant_not_found", format!("tenant {id} does not exist"))
+        })?;
+    Ok(Json(super::health::probe(&app, (*config).clone()).await))
 }

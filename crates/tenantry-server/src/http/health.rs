@@ -38,7 +38,7 @@ pub async fn tenants(State(app): State<App>, _owner: OwnerAuth) -> Result<Json<V
     })))
 }
 
-async fn probe(app: &App, config: TenantConfig) -> Value {
+pub(super) async fn probe(app: &App, config: TenantConfig) -> Value {
     let started = Instant::now();
     let result = tokio::time::timeout(PROBE_TIMEOUT, async {
         let mut conn = app

@@ -1,6 +1,7 @@
 //! HTTP surfaces: health, tenant data plane, admin plane.
 
 mod admin;
+mod admin_onboard;
 mod admin_provision;
 mod admin_tenants;
 mod auth;
@@ -29,6 +30,7 @@ pub fn router(app: App) -> Router {
         .route("/api/health/tenants", get(health::tenants))
         .route("/api/admin/login", post(admin::login))
         .merge(admin_tenants::routes())
+        .merge(admin_onboard::routes())
         .merge(admin_provision::routes())
         .merge(data)
         .fallback(not_found)

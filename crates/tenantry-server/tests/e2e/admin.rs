@@ -313,3 +313,65 @@ async fn deleting_an_external_tenant_detaches_but_keeps_the_customers_database()
         .await;
     assert_eq!(audit["data"][0]["detail"]["data"], "detached");
 }
+
+#[tokio::test]
+async fn stats_and_health_report_one_tenant() {
+    let t = TestApp::spawn().await;
+    t.tenant("ACME", On::MariaDb).await;
+    let token = t.login("ACME").await;
+    t.seed(&token, "acme").await;
+    let resp = t
+        .client
+        .put(t.url("/api/files/docs/a.txt"))
+        .bearer_auth(&token)
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let owner = t.owner_token().await;
+    let (s, body) = t
+        .call(
+            Method::GET,
+            "/api/admin/tenants/ACME/stats",
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["rows"],
+        json!({"users": 1, "customers": 1, "sites": 1, "tickets": 1})
+    );
+    assert_eq!(
+        (body["files"].as_u64(), body["storageBytes"].as_u64()),
+        (Some(1), Some(5))
+    );
+    assert_eq!(body["schemaVersion"], 1);
+    assert_eq!(body["pool"]["open"], true);
+    let (s, body) = t
+        .call(
+            Method::GET,
+            "/api/admin/tenants/ACME/health",
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, body["connected"].as_bool(), body["engine"].as_str()),
+        (StatusCode::OK, Some(true), Some("mysql"))
+    );
+    let (s, _) = t
+        .call(
+            Method::GET,
+            "/api/admin/tenants/ACME/stats",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "tenant tokens do not open the admin plane"
+    );
+}

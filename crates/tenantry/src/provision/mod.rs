@@ -30,6 +30,9 @@ fn step<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> Provision
     }
 }
 
+/// Called with a step's name once it is done.
+pub type Progress<'a> = &'a (dyn Fn(&'static str) + Sync);
+
 /// Runs provisioning against one registry and pool manager.
 #[derive(Clone)]
 pub struct Provisioner {
@@ -43,13 +46,25 @@ impl Provisioner {
     #[tracing::instrument(skip_all, fields(code = %new.code))]
     pub async fn provision(
         &self,
+        new: NewTenant,
+        admin_password: &str,
+    ) -> Result<Tenant, ProvisionError> {
+        self.provision_reporting(new, admin_password, &|_| {}).await
+    }
+
+    /// [`Provisioner::provision`], calling `done(step)` after each step completes (for progress
+    /// output, and for tests that kill a provisioning process between steps).
+    pub async fn provision_reporting(
+        &self,
         mut new: NewTenant,
         admin_password: &str,
+        done: Progress<'_>,
     ) -> Result<Tenant, ProvisionError> {
         new.status = TenantStatus::Provisioning;
         let code = new.code.clone();
         self.registry.create_tenant(new).await?;
-        self.finish(&code, admin_password).await
+        done("registry row");
+        self.finish_reporting(&code, admin_password, done).await
     }
 
     /// Runs (again) every step of a tenant in `provisioning` or `failed`.
@@ -58,11 +73,22 @@ impl Provisioner {
         code: &TenantCode,
         admin_password: &str,
     ) -> Result<Tenant, ProvisionError> {
-        match self.run_steps(code, admin_password).await {
+        self.finish_reporting(code, admin_password, &|_| {}).await
+    }
+
+    /// [`Provisioner::finish`] with progress (see [`Provisioner::provision_reporting`]).
+    pub async fn finish_reporting(
+        &self,
+        code: &TenantCode,
+        admin_password: &str,
+        done: Progress<'_>,
+    ) -> Result<Tenant, ProvisionError> {
+        match self.run_steps(code, admin_password, done).await {
             Ok(()) => {
                 self.registry
                     .set_status(code, TenantStatus::Active, None)
                     .await?;
+                done("active");
                 Ok(self.registry.tenant(code).await?)
             }
             Err(e) => {
@@ -80,6 +106,7 @@ impl Provisioner {
         &self,
         code: &TenantCode,
         admin_password: &str,
+        done: Progress<'_>,
     ) -> Result<(), ProvisionError> {
         let tenant = self.registry.tenant(code).await?;
         if tenant.placement != Placement::External {
@@ -94,12 +121,14 @@ impl Provisioner {
                 .create_database(&database)
                 .await
                 .map_err(step("create database"))?;
+            done("create database");
             if let Some(schema) = &tenant.schema {
                 let schema = DatabaseName::parse(schema).map_err(step("create schema"))?;
                 admin
                     .create_schema(&database, &schema)
                     .await
                     .map_err(step("create schema"))?;
+                done("create schema");
             }
         }
         let config = self
@@ -117,7 +146,9 @@ impl Provisioner {
             .await
             .map_err(step("migrate"))?;
         self.registry.set_schema_version(code, version).await?;
-        ensure_user(
+        done("migrate");
+        // Created, or (on a retry, whose caller never saw the first password) given this password.
+        let created = ensure_user(
             &mut conn,
             engine,
             "admin",
@@ -127,6 +158,18 @@ impl Provisioner {
         )
         .await
         .map_err(step("admin user"))?;
+        if !created {
+            sqlx::query(&db::sql(
+                engine,
+                "UPDATE users SET password_hash = ? WHERE username = ?",
+            ))
+            .bind(auth::hash_password(admin_password))
+            .bind("admin")
+            .execute(&mut *conn)
+            .await
+            .map_err(step("admin user"))?;
+        }
+        done("admin user");
         Ok(())
     }
 }
@@ -169,5 +212,5 @@ pub async fn ensure_user(
 fn _send_check(p: &Provisioner, code: &TenantCode) {
     fn is_send<T: Send>(_: T) {}
     is_send(p.finish(code, "x"));
-    is_send(p.run_steps(code, "x"));
+    is_send(p.run_steps(code, "x", &|_| {}));
 }

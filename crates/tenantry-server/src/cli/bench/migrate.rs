@@ -1,0 +1,199 @@
+//! `tenantry bench migrate`: a fleet of fresh PostgreSQL tenants migrated with `migrate_fleet`,
+//! then the same fleet again (every tenant current: the no-op run).
+
+use super::{scratch_registry, secs, yes_no, ScratchDir, Throwaway};
+use crate::cli::table;
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::time::{Duration, Instant};
+use tenantry::fleet::{self, FleetOptions, Outcome};
+use tenantry::pools::{PoolManager, PoolManagerSettings};
+use tenantry::provision::ServerAdmin;
+use tenantry::registry::{DataServer, NewTenant, PoolSettings, Registry};
+use tenantry::tenant::{DatabaseName, Engine, Placement, TenantCode, TenantStatus};
+
+/// Fleet size the targets are stated for.
+const TARGET_FLEET: usize = 1_000;
+/// Migrating 1,000 fresh tenants must take less than this.
+const FIRST_TARGET: Duration = Duration::from_secs(60);
+/// Re-running over 1,000 current tenants must take less than this.
+const NOOP_TARGET: Duration = Duration::from_secs(5);
+
+/// One timed `migrate_fleet` run.
+struct FleetRun {
+    label: &'static str,
+    target: Duration,
+    tenants: usize,
+    total: Duration,
+}
+
+pub async fn run(tenants: usize, concurrency: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(tenants > 0, "--tenants must be at least 1");
+    anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
+    eprintln!("bench migrate: starting a throwaway PostgreSQL server…");
+    let scratch = ScratchDir::create("migrate")?;
+    let server = Throwaway::start(Engine::Postgres, &scratch).await?;
+    let result = measure(tenants, concurrency, &scratch, &server).await;
+    server.stop().await;
+    let runs = result?;
+    print!("{}", render(&runs, concurrency));
+    Ok(())
+}
+
+async fn measure(
+    tenants: usize,
+    concurrency: usize,
+    scratch: &ScratchDir,
+    server: &Throwaway,
+) -> anyhow::Result<Vec<FleetRun>> {
+    let registry = scratch_registry(scratch).await?;
+    let data_server = server.register(&registry).await?;
+    eprintln!("bench migrate: creating {tenants} unmigrated tenant databases…");
+    create_fleet(&registry, &data_server, tenants).await?;
+    // One small pool per tenant and at most 2×concurrency pools open, so the fleet stays well
+    // under PostgreSQL's default max_connections (100).
+    let pools = PoolManager::new(PoolManagerSettings {
+        max_pools: (concurrency * 2) as u64,
+        ..Default::default()
+    });
+    let options = FleetOptions {
+        concurrency,
+        ..Default::default()
+    };
+    let mut runs = Vec::new();
+    for (label, target) in [("first", FIRST_TARGET), ("no-op", NOOP_TARGET)] {
+        eprintln!("bench migrate: {label} run over {tenants} tenants…");
+        let result = timed_run(&registry, &pools, &options, tenants).await;
+        if result.is_err() {
+            pools.close_all().await;
+        }
+        let (total, migrated) = result.with_context(|| format!("{label} run failed"))?;
+        let expected = if label == "first" { tenants } else { 0 };
+        anyhow::ensure!(
+            migrated == expected,
+            "{label} run migrated {migrated} tenants, expected {expected}"
+        );
+        runs.push(FleetRun {
+            label,
+            target,
+            tenants,
+            total,
+        });
+    }
+    pools.close_all().await;
+    Ok(runs)
+}
+
+/// Registers `n` active tenants (`FLEET0000`, …) with databases that exist but are unmigrated.
+async fn create_fleet(registry: &Registry, server: &DataServer, n: usize) -> anyhow::Result<()> {
+    let admin = ServerAdmin {
+        server,
+        password: None,
+    };
+    let bar = progress_bar(n, "setup");
+    for i in 0..n {
+        let code = TenantCode::parse(&format!("FLEET{i:04}"))?;
+        let database = DatabaseName::for_tenant(&code);
+        admin
+            .create_database(&database)
+            .await
+            .with_context(|| format!("cannot create database {database}"))?;
+        registry
+            .create_tenant(NewTenant {
+                code,
+                name: format!("Fleet tenant {i}"),
+                subdomain: None,
+                domains: Vec::new(),
+                placement: Placement::Dedicated,
+                server_id: server.id,
+                database: Some(database),
+                schema: None,
+                username: server.admin_username.clone(),
+                password: None,
+                status: TenantStatus::Active,
+                region: None,
+                pool: PoolSettings {
+                    max_connections: 1,
+                    ..Default::default()
+                },
+                plan: "standard".into(),
+                notes: None,
+            })
+            .await?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Runs `migrate_fleet` once; returns its wall time and how many tenants it migrated. Any
+/// failed tenant is an error (with the first reason).
+async fn timed_run(
+    registry: &Registry,
+    pools: &PoolManager,
+    options: &FleetOptions,
+    tenants: usize,
+) -> anyhow::Result<(Duration, usize)> {
+    let bar = progress_bar(tenants, "migrate");
+    let started = Instant::now();
+    let results = fleet::migrate_fleet(registry, pools, options, |_, _| bar.inc(1)).await?;
+    let total = started.elapsed();
+    bar.finish_and_clear();
+    if let Some((code, Outcome::Failed { reason })) = results.iter().find(|(_, o)| o.is_failure()) {
+        let failed = results.iter().filter(|(_, o)| o.is_failure()).count();
+        anyhow::bail!("{failed} tenants failed; first: {code}: {reason}");
+    }
+    anyhow::ensure!(
+        results.len() == tenants,
+        "the fleet has {} tenants, expected {tenants}",
+        results.len()
+    );
+    let migrated = results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Migrated { .. }))
+        .count();
+    Ok((total, migrated))
+}
+
+fn progress_bar(len: usize, prefix: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix);
+    bar
+}
+
+fn render(runs: &[FleetRun], concurrency: usize) -> String {
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let at_target = r.total.mul_f64(TARGET_FLEET as f64 / r.tenants as f64);
+            vec![
+                r.label.to_owned(),
+                r.tenants.to_string(),
+                concurrency.to_string(),
+                secs(r.total),
+                format!("{:.1}", r.tenants as f64 / r.total.as_secs_f64()),
+                secs(at_target),
+                format!("< {} s", r.target.as_secs()),
+                yes_no(at_target < r.target),
+            ]
+        })
+        .collect();
+    table::render(
+        &[
+            "RUN",
+            "TENANTS",
+            "CONCURRENCY",
+            "TOTAL S",
+            "TENANTS/S",
+            "AT 1,000 S",
+            "TARGET (1,000)",
+            "MET",
+        ],
+        &rows,
+    )
+}
