@@ -125,10 +125,7 @@ async fn seed_tenant(
 ) -> anyhow::Result<()> {
     let registry = app.registry();
     let code = TenantCode::parse(code)?;
-    let provisioner = Provisioner {
-        registry: registry.clone(),
-        pools: app.pools().clone(),
-    };
+    let provisioner = Provisioner::new(registry.clone(), app.pools().clone()).migrate_external(true);
     match registry.tenant(&code).await {
         Ok(t) if t.status == TenantStatus::Active => return Ok(()),
         Ok(_) => {

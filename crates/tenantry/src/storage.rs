@@ -98,9 +98,21 @@ impl Storage {
         self.max_file_bytes
     }
 
-    /// `{root}/{tenant id}`; created by the tenant's first upload.
+    /// `{root}/{tenant id}`; created by provisioning or by the tenant's first upload.
     pub fn tenant_dir(&self, tenant_id: Uuid) -> PathBuf {
         self.root.join(tenant_id.to_string())
+    }
+
+    /// Creates the tenant's directory (idempotent): the provisioning step "storage directory".
+    pub async fn ensure_tenant_dir(&self, tenant_id: Uuid) -> Result<PathBuf, StorageError> {
+        let dir = self.tenant_dir(tenant_id);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|source| StorageError::Io {
+                stage: "creating the tenant directory",
+                source,
+            })?;
+        Ok(dir)
     }
 
     /// Walks to `path` one directory at a time without following links (creating missing

@@ -51,6 +51,9 @@ pub enum TenantCommand {
     Provision {
         #[arg(long)]
         retry: TenantCode,
+        /// External placement: allow migrations on the customer's database.
+        #[arg(long)]
+        migrate: bool,
     },
 }
 
@@ -67,6 +70,10 @@ pub struct AddTenant {
     /// Shorthand for --placement external (the customer's own database).
     #[arg(long)]
     external: bool,
+    /// External placement: allow migrations on the customer's database (otherwise its schema must
+    /// already be current).
+    #[arg(long)]
+    migrate: bool,
     #[arg(long)]
     subdomain: Option<Subdomain>,
     #[arg(long)]
@@ -192,9 +199,10 @@ pub async fn tenant(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
             println!("tenant {} is {}", t.code, t.status);
         }
         TenantCommand::Add(add) => add_tenant(app, add).await?,
-        TenantCommand::Provision { retry } => {
+        TenantCommand::Provision { retry, migrate } => {
             let password = generated_password();
             let t = provisioner(app)
+                .migrate_external(migrate)
                 .finish_reporting(&retry, &password, &report_step)
                 .await?;
             println!(
@@ -207,10 +215,7 @@ pub async fn tenant(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
 }
 
 fn provisioner(app: &App) -> Provisioner {
-    Provisioner {
-        registry: app.registry().clone(),
-        pools: app.pools().clone(),
-    }
+    Provisioner::new(app.registry().clone(), app.pools().clone())
 }
 
 /// Prints each finished provisioning step, so an operator (or a test) sees how far it got.
@@ -262,6 +267,7 @@ async fn add_tenant(app: &App, add: AddTenant) -> anyhow::Result<()> {
     let password = generated_password();
     let code = new.code.clone();
     let done = provisioner(app)
+        .migrate_external(add.migrate)
         .provision_reporting(new, &password, &report_step)
         .await;
     let tenant_id = app.registry().tenant(&code).await.ok().map(|t| t.id);
@@ -272,6 +278,7 @@ async fn add_tenant(app: &App, add: AddTenant) -> anyhow::Result<()> {
         .audit(ACTOR, "tenant.provision", tenant_id, detail, result)
         .await?;
     let t = done?;
+    app.storage.ensure_tenant_dir(t.id).await?;
     println!(
         "tenant {} is {} on {} ({})",
         t.code, t.status, t.server_name, t.database

@@ -30,8 +30,12 @@ pub struct CreateBody {
     #[serde(default)]
     domains: Vec<String>,
     placement: Placement,
-    /// Server name or id.
-    server: String,
+    /// Server name or id; default: our server (of `engine`, when given) with the fewest tenants.
+    server: Option<String>,
+    engine: Option<tenantry::tenant::Engine>,
+    /// External placement: allow migrations on the customer's database.
+    #[serde(default)]
+    migrate: bool,
     database: Option<DatabaseName>,
     schema: Option<DatabaseName>,
     /// Database login (external tenants: the customer's credentials).
@@ -65,13 +69,22 @@ async fn create(
     OwnerAuth(owner): OwnerAuth,
     JsonBody(b): JsonBody<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let server = match uuid::Uuid::parse_str(&b.server) {
-        Ok(id) => app.registry().server(id).await,
-        Err(_) => app.registry().server_by_name(&b.server).await,
+    let server = match b.server.as_deref() {
+        Some(name) => match uuid::Uuid::parse_str(name) {
+            Ok(id) => app.registry().server(id).await,
+            Err(_) => app.registry().server_by_name(name).await,
+        },
+        None if b.placement == Placement::External => {
+            return Err(ApiError::bad_request(
+                "invalid_input",
+                "server: an external tenant names its server",
+            ));
+        }
+        None => app.registry().least_loaded_server(b.engine).await,
     }
     .map_err(|e| match e {
-        RegistryError::NotFound(_) => {
-            ApiError::bad_request("invalid_input", format!("server: no server {}", b.server))
+        RegistryError::NotFound(what) => {
+            ApiError::bad_request("invalid_input", format!("server: no {what}"))
         }
         other => other.into(),
     })?;
@@ -112,11 +125,15 @@ async fn create(
         plan: b.plan.unwrap_or_else(|| "standard".into()),
         notes: b.notes,
     };
-    let provisioner = Provisioner {
-        registry: app.registry().clone(),
-        pools: app.pools().clone(),
-    };
+    let provisioner =
+        Provisioner::new(app.registry().clone(), app.pools().clone()).migrate_external(b.migrate);
     let done = provisioner.provision(new, &admin_password).await;
+    if let Ok(t) = &done {
+        app.storage
+            .ensure_tenant_dir(t.id)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+    }
     let tenant_id = app.registry().tenant(&b.code).await.ok().map(|t| t.id);
     let result = if done.is_ok() { "ok" } else { "failed" };
     let detail = json!({"after": {"code": b.code, "placement": b.placement, "server": server.name}, "password": "***"});
@@ -136,6 +153,8 @@ async fn create(
 #[serde(rename_all = "camelCase")]
 pub struct RetryBody {
     admin_password: Option<String>,
+    #[serde(default)]
+    migrate: bool,
 }
 
 async fn retry(
@@ -159,10 +178,8 @@ async fn retry(
         ));
     }
     let admin_password = b.admin_password.clone().unwrap_or_else(generated_password);
-    let provisioner = Provisioner {
-        registry: app.registry().clone(),
-        pools: app.pools().clone(),
-    };
+    let provisioner =
+        Provisioner::new(app.registry().clone(), app.pools().clone()).migrate_external(b.migrate);
     let done = provisioner.finish(&tenant.code, &admin_password).await;
     let result = if done.is_ok() { "ok" } else { "failed" };
     app.registry()

@@ -186,10 +186,7 @@ impl TestApp {
     }
 
     pub async fn provision(&self, new: NewTenant) -> Tenant {
-        let p = Provisioner {
-            registry: self.registry().clone(),
-            pools: self.app.pools().clone(),
-        };
+        let p = Provisioner::new(self.registry().clone(), self.app.pools().clone()).migrate_external(true);
         p.provision(new, PASSWORD).await.unwrap()
     }
 

@@ -101,7 +101,7 @@ async fn failed_provisioning_is_marked_failed_and_a_retry_finishes_it() {
     t.server(On::Pg(1)).await;
     let db = unique_name("byod");
     // External: the customer's database does not exist yet.
-    let body = json!({"code": "BYOD", "name": "Customer", "placement": "external", "server": "pg1", "database": db, "username": "postgres", "pool": {"acquireTimeoutMs": 1000}});
+    let body = json!({"code": "BYOD", "name": "Customer", "placement": "external", "server": "pg1", "database": db, "username": "postgres", "migrate": true});
     let (s, resp) = create(&t, &owner, body).await;
     assert_eq!(
         (s, error_code(&resp)),
@@ -112,14 +112,17 @@ async fn failed_provisioning_is_marked_failed_and_a_retry_finishes_it() {
         resp["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("step connect"),
+            .contains("step onboard"),
         "{resp}"
     );
     let (_, tenant) = t
         .call(Method::GET, "/api/admin/tenants/BYOD", Some(&owner), None)
         .await;
     assert_eq!(tenant["status"], "failed");
-    assert!(tenant["statusReason"].as_str().unwrap().contains("connect"));
+    assert!(tenant["statusReason"]
+        .as_str()
+        .unwrap()
+        .contains("does not exist"));
     let (s, body) = t
         .call(Method::GET, "/api/customers?company=BYOD", None, None)
         .await;
@@ -131,14 +134,12 @@ async fn failed_provisioning_is_marked_failed_and_a_retry_finishes_it() {
     shared_pg(1)
         .psql("postgres", &format!("CREATE DATABASE {db}"))
         .unwrap();
-    // The breaker may still be open from the failed attempt; wait it out.
-    tokio::time::sleep(std::time::Duration::from_millis(5_200)).await;
     let (s, resp) = t
         .call(
             Method::POST,
             "/api/admin/tenants/BYOD/retry",
             Some(&owner),
-            None,
+            Some(json!({"migrate": true})),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{resp}");
@@ -156,5 +157,84 @@ async fn failed_provisioning_is_marked_failed_and_a_retry_finishes_it() {
     assert_eq!(
         (s, error_code(&resp)),
         (StatusCode::CONFLICT, "invalid_status")
+    );
+}
+
+#[tokio::test]
+async fn external_database_with_an_empty_schema_is_refused_unless_migrations_are_allowed() {
+    let t = TestApp::spawn().await;
+    let owner = t.owner_token().await;
+    t.server(On::Pg(1)).await;
+    let db = unique_name("ext");
+    shared_pg(1)
+        .psql("postgres", &format!("CREATE DATABASE {db}"))
+        .unwrap();
+    let body = json!({"code": "EXT", "name": "Ext", "placement": "external", "server": "pg1", "database": db, "username": "postgres"});
+    let (s, resp) = create(&t, &owner, body).await;
+    assert_eq!(
+        (s, error_code(&resp)),
+        (StatusCode::BAD_GATEWAY, "provisioning_failed"),
+        "{resp}"
+    );
+    let message = resp["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("step onboard") && message.contains("schema"),
+        "{message}"
+    );
+    let tables = shared_pg(1)
+        .psql(
+            &db,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .unwrap();
+    assert_eq!(
+        tables.trim(),
+        "0",
+        "nothing may be created in the customer's database without --migrate"
+    );
+    let retry = Some(json!({"migrate": true}));
+    let (s, resp) = t
+        .call(
+            Method::POST,
+            "/api/admin/tenants/EXT/retry",
+            Some(&owner),
+            retry,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{resp}");
+    assert_eq!(resp["tenant"]["schemaVersion"], 1);
+}
+
+#[tokio::test]
+async fn without_a_named_server_the_least_loaded_server_of_ours_is_chosen_and_storage_is_created() {
+    let t = TestApp::spawn().await;
+    let owner = t.owner_token().await;
+    t.server(On::Pg(0)).await;
+    t.server(On::Sqlite).await;
+    t.tenant("FIRST", On::Pg(0)).await;
+    let (s, resp) = create(
+        &t,
+        &owner,
+        json!({"code": "AUTO", "name": "Auto", "placement": "dedicated"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{resp}");
+    assert_eq!(resp["tenant"]["engine"], "sqlite", "the empty server wins");
+    let body =
+        json!({"code": "AUTOPG", "name": "Auto", "placement": "dedicated", "engine": "postgres"});
+    let (s, resp) = create(&t, &owner, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{resp}");
+    assert_eq!(resp["tenant"]["serverName"], "pg0");
+    let id: uuid::Uuid = resp["tenant"]["id"].as_str().unwrap().parse().unwrap();
+    assert!(
+        t.app.storage.tenant_dir(id).is_dir(),
+        "provisioning creates the storage directory"
+    );
+    let body = json!({"code": "NOMY", "name": "No", "placement": "dedicated", "engine": "mysql"});
+    let (s, resp) = create(&t, &owner, body).await;
+    assert_eq!(
+        (s, error_code(&resp)),
+        (StatusCode::BAD_REQUEST, "invalid_input"),
+        "{resp}"
     );
 }

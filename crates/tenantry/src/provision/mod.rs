@@ -8,6 +8,7 @@ mod engines;
 
 pub use engines::ServerAdmin;
 
+use crate::onboard::{self, OnboardTarget};
 use crate::pools::{PoolError, PoolManager};
 use crate::registry::{NewTenant, Registry, RegistryError, Tenant};
 use crate::tenant::{DatabaseName, Placement, TenantCode, TenantStatus};
@@ -38,9 +39,26 @@ pub type Progress<'a> = &'a (dyn Fn(&'static str) + Sync);
 pub struct Provisioner {
     pub registry: Registry,
     pub pools: PoolManager,
+    /// Whether migrations may run on customer-hosted (`external`) databases. Default: no: an
+    /// external database must pass the onboarding checks as it is.
+    migrate_external: bool,
 }
 
 impl Provisioner {
+    pub fn new(registry: Registry, pools: PoolManager) -> Self {
+        Self {
+            registry,
+            pools,
+            migrate_external: false,
+        }
+    }
+
+    /// Allows migrating customer-hosted databases (`--migrate`).
+    pub fn migrate_external(mut self, allowed: bool) -> Self {
+        self.migrate_external = allowed;
+        self
+    }
+
     /// Creates the registry row (status `provisioning`) and runs every step. The tenant's admin user
     /// gets `admin_password`.
     #[tracing::instrument(skip_all, fields(code = %new.code))]
@@ -136,15 +154,43 @@ impl Provisioner {
             .tenant_config(code)
             .await?
             .ok_or_else(|| RegistryError::NotFound(format!("tenant {code}")))?;
+        if tenant.placement == Placement::External {
+            let report = onboard::check(OnboardTarget {
+                source: &config.source,
+                ddl_required: self.migrate_external,
+            })
+            .await;
+            if !report.ok() {
+                let failed: Vec<String> = report
+                    .checks
+                    .iter()
+                    .filter(|c| c.status == onboard::CheckStatus::Failed)
+                    .map(|c| format!("{}: {}", c.name, c.message))
+                    .collect();
+                return Err(ProvisionError::Step {
+                    step: "onboard",
+                    message: failed.join("; "),
+                });
+            }
+            done("onboard");
+        }
         let mut conn = self
             .pools
             .acquire(&config)
             .await
             .map_err(|e: PoolError| step("connect")(e))?;
         let engine = conn.engine();
-        let version = migrate::migrate_tenant(&mut conn, engine)
-            .await
-            .map_err(step("migrate"))?;
+        let version = if tenant.placement == Placement::External && !self.migrate_external {
+            // Onboarding proved the customer's schema is current; we only record it.
+            migrate::applied_version(&mut conn)
+                .await
+                .map_err(step("migrate"))?
+                .unwrap_or(0)
+        } else {
+            migrate::migrate_tenant(&mut conn, engine)
+                .await
+                .map_err(step("migrate"))?
+        };
         self.registry.set_schema_version(code, version).await?;
         done("migrate");
         // Created, or (on a retry, whose caller never saw the first password) given this password.

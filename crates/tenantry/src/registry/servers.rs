@@ -162,6 +162,35 @@ impl Registry {
         })
     }
 
+    /// Our server (of `engine`, when given) holding the fewest tenants: where a new tenant goes when
+    /// none is named.
+    pub async fn least_loaded_server(&self, engine: Option<Engine>) -> Result<DataServer> {
+        let cols: Vec<String> = SERVER_COLUMNS
+            .split(", ")
+            .map(|c| format!("s.{c}"))
+            .collect();
+        let filter = if engine.is_some() {
+            " AND s.engine = ?"
+        } else {
+            ""
+        };
+        let q = format!(
+            "SELECT {cols} FROM data_servers s LEFT JOIN tenants t ON t.server_id = s.id AND t.status <> 'deleted' \
+             WHERE s.hosting = 'ours'{filter} GROUP BY {cols} ORDER BY COUNT(t.id), s.name LIMIT 1",
+            cols = cols.join(", ")
+        );
+        let q = self.sql(&q);
+        let mut query = sqlx::query(&q);
+        if let Some(e) = engine {
+            query = query.bind(e.as_str());
+        }
+        let row = query
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound("a server of ours for this engine".into()))?;
+        server_from_row(&row)
+    }
+
     /// Removes a server that holds no tenant (tombstones included: they record where data lived).
     pub async fn remove_server(&self, id: Uuid) -> Result<()> {
         let used: i64 =

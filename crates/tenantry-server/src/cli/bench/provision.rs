@@ -57,10 +57,7 @@ async fn measure(
     let registry = scratch_registry(scratch).await?;
     let data_server = server.register(&registry).await?;
     let pools = PoolManager::new(PoolManagerSettings::default());
-    let provisioner = Provisioner {
-        registry,
-        pools: pools.clone(),
-    };
+    let provisioner = Provisioner::new(registry, pools.clone());
     let bar = progress_bar(tenants, engine);
     let mut latencies = Vec::with_capacity(tenants);
     let started = Instant::now();
