@@ -10,15 +10,18 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tenantry::lifecycle::{self, LifecycleError};
-use tenantry::registry::{DataServer, NewServer, Tenant, TenantFilter};
+use tenantry::registry::{DataServer, NewServer, PoolSettings, Tenant, TenantFilter, TenantUpdate};
 use tenantry::router::ApiError;
-use tenantry::tenant::{Engine, Hosting, TlsMode};
+use tenantry::tenant::{Engine, HostName, Hosting, Subdomain, TlsMode};
 use uuid::Uuid;
 
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/admin/tenants", get(list))
-        .route("/api/admin/tenants/{id}", get(show).delete(delete))
+        .route(
+            "/api/admin/tenants/{id}",
+            get(show).put(update).delete(delete),
+        )
         .route("/api/admin/tenants/{id}/suspend", post(suspend))
         .route("/api/admin/tenants/{id}/reactivate", post(reactivate))
         .route("/api/admin/tenants/{id}/stats", get(stats))
@@ -321,4 +324,80 @@ async fn health(
             ApiError::not_found("tenant_not_found", format!("tenant {id} does not exist"))
         })?;
     Ok(Json(super::health::probe(&app, (*config).clone()).await))
+}
+
+/// `PUT /api/admin/tenants/{id}`: name, subdomain, domains, plan, region, notes, pool limits. A
+/// field that is absent stays; `null` clears the optional ones.
+async fn update(
+    State(app): State<App>,
+    OwnerAuth(owner): OwnerAuth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Tenant>, ApiError> {
+    let t = find(&app, &id).await?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("invalid_body", "body must be a JSON object"))?;
+    const FIELDS: [&str; 7] = [
+        "name",
+        "subdomain",
+        "domains",
+        "plan",
+        "region",
+        "notes",
+        "pool",
+    ];
+    if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(
+            "invalid_input",
+            format!(
+                "{k}: cannot be changed here (fields: {})",
+                FIELDS.join(", ")
+            ),
+        ));
+    }
+    let bad = |field: &str, why: String| {
+        ApiError::bad_request("invalid_input", format!("{field}: {why}"))
+    };
+    let text = |k: &str| -> Result<Option<Option<String>>, ApiError> {
+        match obj.get(k) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+            Some(_) => Err(bad(k, "must be a string or null".into())),
+        }
+    };
+    let change = TenantUpdate {
+        name: text("name")?.map(|v| v.unwrap_or_default()),
+        subdomain: text("subdomain")?
+            .map(|v| v.map(|s| Subdomain::parse(&s)).transpose())
+            .transpose()
+            .map_err(|e| bad("subdomain", e.reason))?,
+        domains: match obj.get("domains") {
+            None => None,
+            Some(v) => Some(
+                serde_json::from_value::<Vec<String>>(v.clone())
+                    .map_err(|_| bad("domains", "must be a list of host names".into()))?
+                    .iter()
+                    .map(|d| HostName::parse(d))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| bad("domains", e.reason))?,
+            ),
+        },
+        plan: text("plan")?.map(|v| v.unwrap_or_else(|| "standard".into())),
+        region: text("region")?,
+        notes: text("notes")?,
+        pool: obj
+            .get("pool")
+            .map(|v| serde_json::from_value::<PoolSettings>(v.clone()))
+            .transpose()
+            .map_err(|e| bad("pool", e.to_string()))?,
+    };
+    let after = app.registry().update_tenant(&t.code, change).await?;
+    let detail = json!({"before": {"name": t.name, "plan": t.plan, "subdomain": t.subdomain, "domains": t.domains, "pool": t.pool},
+                        "after": {"name": after.name, "plan": after.plan, "subdomain": after.subdomain, "domains": after.domains, "pool": after.pool}});
+    app.registry()
+        .audit(&owner.name, "tenant.update", Some(t.id), detail, "ok")
+        .await?;
+    Ok(Json(after))
 }

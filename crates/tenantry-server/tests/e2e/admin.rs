@@ -375,3 +375,82 @@ async fn stats_and_health_report_one_tenant() {
         "tenant tokens do not open the admin plane"
     );
 }
+
+#[tokio::test]
+async fn tenant_update_changes_domains_and_limits_and_takes_effect_at_once() {
+    let t = TestApp::spawn().await;
+    t.tenant("ACME", On::Sqlite).await;
+    t.tenant("DEMO", On::Sqlite).await;
+    let token = t.login("ACME").await;
+    let owner = t.owner_token().await;
+    let body = json!({"name": "Acme Renamed", "domains": ["portal.acme.test"], "pool": {"maxConnections": 2}, "notes": null});
+    let (s, resp) = t
+        .call(
+            Method::PUT,
+            "/api/admin/tenants/ACME",
+            Some(&owner),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{resp}");
+    assert_eq!(resp["name"], "Acme Renamed");
+    assert_eq!(resp["pool"]["maxConnections"], 2);
+    assert_eq!(resp["domains"], json!(["portal.acme.test"]));
+    let (s, _) = t
+        .call_with(
+            Method::GET,
+            "/api/customers",
+            Some(&token),
+            None,
+            &[("host", "portal.acme.test")],
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "the new custom domain resolves on the next request"
+    );
+
+    for (body, field) in [
+        (json!({"code": "NEW"}), "code"),
+        (json!({"subdomain": "not a label"}), "subdomain"),
+        (json!({"domains": ["bad host!"]}), "domains"),
+        (json!({"pool": {"maxConnections": 0}}), "pool"),
+    ] {
+        let (s, resp) = t
+            .call(
+                Method::PUT,
+                "/api/admin/tenants/ACME",
+                Some(&owner),
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{resp}");
+        assert!(
+            resp["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(field),
+            "{resp}"
+        );
+    }
+    let (s, _) = t
+        .call(
+            Method::PUT,
+            "/api/admin/tenants/DEMO",
+            Some(&owner),
+            Some(json!({"subdomain": "acme"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (_, audit) = t
+        .call(
+            Method::GET,
+            "/api/admin/audit?tenant=ACME",
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(audit["data"][0]["action"], "tenant.update");
+    assert_eq!(audit["data"][0]["detail"]["before"]["name"], "Test Tenant");
+}

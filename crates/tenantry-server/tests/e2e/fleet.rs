@@ -35,10 +35,10 @@ async fn sqlite_exec(t: &TestApp, tenant: &Tenant, sql: &str) {
 }
 
 #[tokio::test]
-async fn one_broken_tenant_fails_alone_and_a_rerun_resumes() {
+async fn fleet_of_fifty_with_one_broken_tenant_migrates_the_rest_and_a_rerun_resumes() {
     let t = TestApp::spawn().await;
     let mut tenants = Vec::new();
-    for i in 0..20 {
+    for i in 0..44 {
         tenants.push(unmigrated(&t, &format!("S{i:02}"), On::Sqlite).await);
     }
     for i in 0..4 {
@@ -61,7 +61,7 @@ async fn one_broken_tenant_fails_alone_and_a_rerun_resumes() {
     .unwrap();
     assert_eq!(
         seen.load(Ordering::SeqCst),
-        26,
+        50,
         "progress reported once per tenant"
     );
     for (code, outcome) in &results {
@@ -98,7 +98,7 @@ async fn one_broken_tenant_fails_alone_and_a_rerun_resumes() {
             .iter()
             .filter(|(_, o)| matches!(o, Outcome::Current { version: 1 }))
             .count(),
-        25
+        49
     );
     assert!(fleet::drift(t.registry())
         .await

@@ -14,7 +14,9 @@ pub use audit::AuditEntry;
 pub use cache::CacheSettings;
 pub use owners::Owner;
 pub use servers::{DataServer, NewServer};
-pub use tenants::{DataSource, NewTenant, PoolSettings, Tenant, TenantConfig, TenantFilter};
+pub use tenants::{
+    DataSource, NewTenant, PoolSettings, Tenant, TenantConfig, TenantFilter, TenantUpdate,
+};
 
 use crate::db;
 use crate::secrets::{SecretBox, SecretError};

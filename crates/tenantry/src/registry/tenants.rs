@@ -146,6 +146,20 @@ pub struct NewTenant {
     pub notes: Option<String>,
 }
 
+/// Changes for [`Registry::update_tenant`]: `None` keeps a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TenantUpdate {
+    pub name: Option<String>,
+    /// `Some(None)` removes the subdomain.
+    pub subdomain: Option<Option<Subdomain>>,
+    /// Replaces the whole set.
+    pub domains: Option<Vec<HostName>>,
+    pub plan: Option<String>,
+    pub region: Option<Option<String>>,
+    pub notes: Option<Option<String>>,
+    pub pool: Option<PoolSettings>,
+}
+
 /// Filter and page for [`Registry::list_tenants`].
 #[derive(Debug, Clone, Default)]
 pub struct TenantFilter {
@@ -446,7 +460,7 @@ impl Registry {
         status: TenantStatus,
         reason: Option<&str>,
     ) -> Result<()> {
-        self.update_tenant(
+        self.update_columns(
             code,
             "status = ?, status_reason = ?",
             vec![Some(status.as_str().to_owned()), reason.map(str::to_owned)],
@@ -466,14 +480,72 @@ impl Registry {
             crate::secrets::expose(password),
             &password_context(tenant.id),
         );
-        self.update_tenant(code, "password_enc = ?", vec![Some(ct)])
+        self.update_columns(code, "password_enc = ?", vec![Some(ct)])
             .await
+    }
+
+    /// Applies `change` (name, subdomain, domains, plan, region, notes, pool limits) in one
+    /// transaction; the cached config is dropped, so pools follow on the next request.
+    pub async fn update_tenant(&self, code: &TenantCode, change: TenantUpdate) -> Result<Tenant> {
+        let t = self.tenant(code).await?;
+        let name = change.name.unwrap_or(t.name);
+        if name.trim().is_empty() || name.len() > 200 {
+            return Err(InvalidValue::new("name", "must be 1-200 characters").into());
+        }
+        let subdomain = change.subdomain.unwrap_or(t.subdomain);
+        let pool = change.pool.unwrap_or(t.pool);
+        if pool.max_connections == 0 || pool.acquire_timeout_ms == 0 {
+            return Err(InvalidValue::new(
+                "pool",
+                "maxConnections and acquireTimeoutMs must be positive",
+            )
+            .into());
+        }
+        let now = db::now();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(&self.sql(
+            "UPDATE tenants SET name = ?, subdomain = ?, plan = ?, region = ?, notes = ?, max_connections = ?, \
+             acquire_timeout_ms = ?, statement_timeout_ms = ?, updated_at = ? WHERE id = ?",
+        ))
+        .bind(name.trim())
+        .bind(subdomain.as_ref().map(|s| s.to_string()))
+        .bind(change.plan.unwrap_or(t.plan))
+        .bind(change.region.unwrap_or(t.region))
+        .bind(change.notes.unwrap_or(t.notes))
+        .bind(i64::from(pool.max_connections))
+        .bind(pool.acquire_timeout_ms as i64)
+        .bind(pool.statement_timeout_ms as i64)
+        .bind(&now)
+        .bind(t.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict(e, "subdomain".to_owned()))?;
+        if let Some(domains) = change.domains {
+            sqlx::query(&self.sql("DELETE FROM tenant_domains WHERE tenant_id = ?"))
+                .bind(t.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            for d in domains {
+                sqlx::query(&self.sql(
+                    "INSERT INTO tenant_domains (domain, tenant_id, created_at) VALUES (?, ?, ?)",
+                ))
+                .bind(d.as_str())
+                .bind(t.id.to_string())
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict(e, format!("domain {d}")))?;
+            }
+        }
+        tx.commit().await?;
+        self.inner.cache.invalidate(code);
+        self.tenant(code).await
     }
 
     /// Turns a tenant into a tombstone: status `deleted`, `deleted_at` set, credentials erased.
     pub async fn mark_deleted(&self, code: &TenantCode) -> Result<()> {
         let now = db::now();
-        self.update_tenant(
+        self.update_columns(
             code,
             "status = ?, status_reason = ?, password_enc = NULL, deleted_at = ?",
             vec![
@@ -499,7 +571,7 @@ impl Registry {
 
     /// Updates `assignments` (a `col = ?, …` list written in this module, never from input) with
     /// text values, bumps `updated_at`, and invalidates the cached config.
-    async fn update_tenant(
+    async fn update_columns(
         &self,
         code: &TenantCode,
         assignments: &str,
