@@ -6,13 +6,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tenantry::lifecycle::{self, LifecycleError};
-use tenantry::registry::{DataServer, NewServer, PoolSettings, Tenant, TenantFilter, TenantUpdate};
+use tenantry::registry::{PoolSettings, Tenant, TenantFilter, TenantUpdate};
 use tenantry::router::ApiError;
-use tenantry::tenant::{Engine, HostName, Hosting, Subdomain, TlsMode};
+use tenantry::tenant::{HostName, Subdomain};
 use uuid::Uuid;
 
 pub fn routes() -> Router<App> {
@@ -26,11 +25,6 @@ pub fn routes() -> Router<App> {
         .route("/api/admin/tenants/{id}/reactivate", post(reactivate))
         .route("/api/admin/tenants/{id}/stats", get(stats))
         .route("/api/admin/tenants/{id}/health", get(health))
-        .route("/api/admin/servers", get(servers).post(add_server))
-        .route(
-            "/api/admin/servers/{id}",
-            axum::routing::delete(remove_server),
-        )
         .route("/api/admin/audit", get(audit))
 }
 
@@ -157,10 +151,6 @@ async fn reactivate(
     Ok(Json(done.map_err(lifecycle_error)?))
 }
 
-async fn servers(State(app): State<App>, _o: OwnerAuth) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"data": app.registry().list_servers().await?})))
-}
-
 #[derive(Deserialize)]
 pub struct AuditQuery {
     tenant: Option<String>,
@@ -205,71 +195,6 @@ async fn delete(
     )
     .await;
     Ok(Json(done.map_err(lifecycle_error)?))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ServerBody {
-    name: String,
-    engine: Engine,
-    host: String,
-    port: Option<u16>,
-    hosting: Hosting,
-    region: Option<String>,
-    #[serde(default = "default_tls")]
-    tls: TlsMode,
-    admin_username: Option<String>,
-    admin_password: Option<String>,
-}
-
-fn default_tls() -> TlsMode {
-    TlsMode::Prefer
-}
-
-async fn add_server(
-    State(app): State<App>,
-    OwnerAuth(owner): OwnerAuth,
-    JsonBody(b): JsonBody<ServerBody>,
-) -> Result<(StatusCode, Json<DataServer>), ApiError> {
-    let new = NewServer {
-        name: b.name,
-        engine: b.engine,
-        host: b.host,
-        port: b.port,
-        hosting: b.hosting,
-        region: b.region,
-        tls: b.tls,
-        admin_username: b.admin_username,
-        admin_password: b.admin_password.map(SecretString::from),
-    };
-    let server = app.registry().add_server(new).await?;
-    let detail = json!({"after": {"name": server.name, "engine": server.engine, "host": server.host, "port": server.port, "adminPassword": server.has_admin_password.then_some("***")}});
-    app.registry()
-        .audit(&owner.name, "server.add", None, detail, "ok")
-        .await?;
-    Ok((StatusCode::CREATED, Json(server)))
-}
-
-async fn remove_server(
-    State(app): State<App>,
-    OwnerAuth(owner): OwnerAuth,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let server = match Uuid::parse_str(&id) {
-        Ok(uuid) => app.registry().server(uuid).await?,
-        Err(_) => app.registry().server_by_name(&id).await?,
-    };
-    app.registry().remove_server(server.id).await?;
-    app.registry()
-        .audit(
-            &owner.name,
-            "server.remove",
-            None,
-            json!({"before": {"name": server.name}}),
-            "ok",
-        )
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The tables of the sample schema whose rows `stats` counts.

@@ -3,6 +3,7 @@
 mod admin;
 mod admin_onboard;
 mod admin_provision;
+mod admin_servers;
 mod admin_tenants;
 mod auth;
 pub mod data;
@@ -32,6 +33,7 @@ pub fn router(app: App) -> Router {
         .merge(admin_tenants::routes())
         .merge(admin_onboard::routes())
         .merge(admin_provision::routes())
+        .merge(admin_servers::routes())
         .merge(data)
         .fallback(not_found)
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -8,6 +8,7 @@ mod audit;
 mod cache;
 mod owners;
 mod servers;
+mod tenant_writes;
 mod tenants;
 
 pub use audit::AuditEntry;
