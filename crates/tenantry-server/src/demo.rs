@@ -125,7 +125,8 @@ async fn seed_tenant(
 ) -> anyhow::Result<()> {
     let registry = app.registry();
     let code = TenantCode::parse(code)?;
-    let provisioner = Provisioner::new(registry.clone(), app.pools().clone()).migrate_external(true);
+    let provisioner =
+        Provisioner::new(registry.clone(), app.pools().clone()).migrate_external(true);
     match registry.tenant(&code).await {
         Ok(t) if t.status == TenantStatus::Active => return Ok(()),
         Ok(_) => {

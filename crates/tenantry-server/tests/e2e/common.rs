@@ -186,7 +186,8 @@ impl TestApp {
     }
 
     pub async fn provision(&self, new: NewTenant) -> Tenant {
-        let p = Provisioner::new(self.registry().clone(), self.app.pools().clone()).migrate_external(true);
+        let p = Provisioner::new(self.registry().clone(), self.app.pools().clone())
+            .migrate_external(true);
         p.provision(new, PASSWORD).await.unwrap()
     }
 
