@@ -12,6 +12,7 @@
 //! - [`auth`]: argon2 passwords and tenant-bound JWTs.
 //! - [`migrate`]: embedded per-engine tenant migrations; [`fleet`]: migrating every tenant, drift.
 //! - [`lifecycle`]: suspend / reactivate, audited.
+//! - [`credentials`]: changing a tenant's database password (server `ALTER`, registry, audit).
 //! - [`onboard`]: pre-flight checks (DNS … schema version) of a customer-hosted tenant database.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
 //! - [`db`]: engine-neutral SQL helpers over sqlx's `Any` driver.
@@ -22,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod credentials;
 pub mod db;
 pub mod fleet;
 pub mod lifecycle;

@@ -4,6 +4,7 @@ use super::table;
 use crate::startup::App;
 use clap::Subcommand;
 use secrecy::SecretString;
+use tenantry::credentials;
 use tenantry::lifecycle;
 use tenantry::provision::Provisioner;
 use tenantry::registry::{NewServer, NewTenant, PoolSettings, Tenant, TenantFilter};
@@ -54,6 +55,17 @@ pub enum TenantCommand {
         /// External placement: allow migrations on the customer's database.
         #[arg(long)]
         migrate: bool,
+    },
+    /// Change a tenant's database password on its server and in the registry (live pools follow).
+    SetPassword {
+        code: TenantCode,
+        /// Name of an environment variable holding the new password (default: generate one).
+        #[arg(long)]
+        password_env: Option<String>,
+        /// Only store the password (already changed elsewhere, e.g. by the customer's DBA); needs
+        /// --password-env.
+        #[arg(long)]
+        store_only: bool,
     },
 }
 
@@ -199,6 +211,11 @@ pub async fn tenant(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
             println!("tenant {} is {}", t.code, t.status);
         }
         TenantCommand::Add(add) => add_tenant(app, add).await?,
+        TenantCommand::SetPassword {
+            code,
+            password_env,
+            store_only,
+        } => set_password(app, code, password_env.as_deref(), store_only).await?,
         TenantCommand::Provision { retry, migrate } => {
             let password = generated_password();
             let t = provisioner(app)
@@ -235,6 +252,34 @@ fn secret_from_env(var: Option<&str>) -> anyhow::Result<Option<SecretString>> {
             .map(|p| Some(SecretString::from(p)))
             .map_err(|_| anyhow::anyhow!("environment variable {v} is not set")),
     }
+}
+
+/// `tenant set-password`: prints the password only when it was generated, and only once.
+async fn set_password(
+    app: &App,
+    code: TenantCode,
+    password_env: Option<&str>,
+    store_only: bool,
+) -> anyhow::Result<()> {
+    let given = secret_from_env(password_env)?;
+    if store_only {
+        let password = given.ok_or_else(|| {
+            anyhow::anyhow!("--store-only needs the password in --password-env VAR")
+        })?;
+        credentials::store_password(app.registry(), &code, password, ACTOR).await?;
+        println!("password of tenant {code} changed (stored only; the server was not touched)");
+        return Ok(());
+    }
+    let generated = given.is_none();
+    let password = credentials::set_password(app.registry(), &code, given, ACTOR).await?;
+    println!("password of tenant {code} changed");
+    if generated {
+        println!(
+            "new database password (shown once): {}",
+            tenantry::secrets::expose(&password)
+        );
+    }
+    Ok(())
 }
 
 async fn add_tenant(app: &App, add: AddTenant) -> anyhow::Result<()> {

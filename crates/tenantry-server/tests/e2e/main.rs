@@ -3,6 +3,7 @@
 mod admin;
 mod cli;
 mod common;
+mod credentials;
 mod data_api;
 mod files;
 mod fleet;

@@ -111,6 +111,70 @@ impl ServerAdmin<'_> {
         conn.close().await
     }
 
+    /// Sets the password of database user `user` (PostgreSQL role; MySQL/MariaDB `'user'@'%'` and,
+    /// when that account exists, `'user'@'localhost'`). DDL cannot bind parameters, so the password
+    /// is spliced: the caller vets its characters, and this refuses any quote or backslash again.
+    /// Statement logging is off on this connection so the password never reaches a log line.
+    #[tracing::instrument(skip(self, password), fields(server = %self.server.name))]
+    pub async fn set_user_password(
+        &self,
+        user: &DatabaseName,
+        password: &SecretString,
+    ) -> Result<(), sqlx::Error> {
+        use sqlx::ConnectOptions;
+        let pw = crate::secrets::expose(password);
+        if pw.is_empty() || pw.contains(['\'', '"', '\\', '`']) || !pw.is_ascii() {
+            let why = "password contains characters that cannot be spliced into DDL";
+            return Err(sqlx::Error::Configuration(why.into()));
+        }
+        let s = self.server;
+        if s.engine == Engine::Sqlite {
+            let why = "SQLite has no database users";
+            return Err(sqlx::Error::Configuration(why.into()));
+        }
+        let url = db::connect_url(&Target {
+            engine: s.engine,
+            host: &s.host,
+            port: s.port,
+            database: self.maintenance_db(),
+            username: s.admin_username.as_deref(),
+            password: self.password.as_ref(),
+            tls: s.tls,
+            create: false,
+        })
+        .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+        db::install_drivers();
+        let mut conn = url
+            .parse::<sqlx::any::AnyConnectOptions>()?
+            .disable_statement_logging()
+            .connect()
+            .await?;
+        match s.engine {
+            Engine::Sqlite => unreachable!("refused above"),
+            Engine::Postgres => {
+                conn.execute(format!("ALTER ROLE \"{user}\" WITH PASSWORD '{pw}'").as_str())
+                    .await?;
+            }
+            Engine::Mysql => {
+                let q = "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = 'localhost'";
+                let local: i64 = sqlx::query_scalar(q)
+                    .bind(user.as_str())
+                    .fetch_one(&mut conn)
+                    .await?;
+                let hosts: &[&str] = if local > 0 {
+                    &["%", "localhost"]
+                } else {
+                    &["%"]
+                };
+                for host in hosts {
+                    let ddl = format!("ALTER USER '{user}'@'{host}' IDENTIFIED BY '{pw}'");
+                    conn.execute(ddl.as_str()).await?;
+                }
+            }
+        }
+        conn.close().await
+    }
+
     /// Drops the database if it exists (idempotent).
     pub async fn drop_database(&self, name: &DatabaseName) -> Result<(), sqlx::Error> {
         match self.server.engine {
