@@ -3,6 +3,7 @@
 mod bench;
 mod keys;
 mod migrate;
+mod server;
 mod table;
 mod tenant;
 
@@ -45,7 +46,7 @@ pub enum Command {
     Tenant(tenant::TenantCommand),
     /// Data servers in the registry.
     #[command(subcommand)]
-    Server(tenant::ServerCommand),
+    Server(server::ServerCommand),
     /// Migrate tenant databases (`--all`, `--only CODE…`) or report drift (`status`).
     Migrate(migrate::MigrateArgs),
     /// Benchmarks (throwaway servers; prints tables).
@@ -87,7 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Server(cmd) => {
             let app = App::open(&config, startup::load_master_key(&config)?).await?;
-            tenant::server(&app, cmd).await
+            server::server(&app, cmd).await
         }
         Command::Keys(cmd) => keys::run(&config, cmd).await,
         Command::Audit {
@@ -96,7 +97,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             let app = App::open(&config, startup::load_master_key(&config)?).await?;
-            tenant::audit(&app, tenant, limit, json).await
+            server::audit(&app, tenant, limit, json).await
         }
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Migrate(args) => {
