@@ -27,6 +27,9 @@ pub struct Config {
     /// Lifetime of issued tokens. Default: 12 h.
     #[serde(with = "humantime_serde")]
     pub token_ttl: Duration,
+    /// Give each dedicated tenant its own least-privilege database login with a generated password
+    /// (instead of the server's admin login). Default: false. Env: `TENANTRY_SEPARATE_DB_USERS`.
+    pub separate_db_users: bool,
     /// Pool-manager settings (`[pools]`).
     pub pools: PoolManagerSettings,
     /// Tenant-config cache settings (`[cache]`).
@@ -44,6 +47,7 @@ impl Default for Config {
             master_key_file: None,
             base_domain: None,
             token_ttl: Duration::from_secs(12 * 3600),
+            separate_db_users: false,
             pools: PoolManagerSettings::default(),
             cache: CacheSettings::default(),
             max_file_bytes: tenantry::storage::DEFAULT_MAX_FILE_BYTES,
@@ -79,6 +83,9 @@ impl Config {
         }
         if let Some(v) = var("TENANTRY_MASTER_KEY_FILE") {
             self.master_key_file = Some(v.into());
+        }
+        if let Some(v) = var("TENANTRY_SEPARATE_DB_USERS") {
+            self.separate_db_users = matches!(v.as_str(), "1" | "true" | "yes");
         }
         if let Some(v) = var("TENANTRY_BASE_DOMAIN") {
             self.base_domain = Some(v);

@@ -19,6 +19,8 @@ pub struct App {
     pub tenants: TenantRouter,
     /// Per-tenant files (`/api/files`).
     pub storage: Storage,
+    /// Provision dedicated tenants with their own database login (config `separate_db_users`).
+    pub separate_db_users: bool,
 }
 
 impl App {
@@ -39,12 +41,24 @@ impl App {
                 std::env::temp_dir().join("tenantry-files"),
                 tenantry::storage::DEFAULT_MAX_FILE_BYTES,
             ),
+            separate_db_users: false,
         }
+    }
+
+    /// A provisioner on this app's registry and pools, with its configured options.
+    pub fn provisioner(&self) -> tenantry::provision::Provisioner {
+        tenantry::provision::Provisioner::new(self.registry().clone(), self.pools().clone())
+            .separate_db_users(self.separate_db_users)
     }
 
     /// Replaces the file store (by default under the system temp directory, 10 MiB per file).
     pub fn with_storage(mut self, storage: Storage) -> Self {
         self.storage = storage;
+        self
+    }
+
+    pub fn with_separate_db_users(mut self, enabled: bool) -> Self {
+        self.separate_db_users = enabled;
         self
     }
 
@@ -81,7 +95,8 @@ impl App {
         .with_storage(Storage::new(
             config.data_dir.join("files"),
             config.max_file_bytes,
-        )))
+        ))
+        .with_separate_db_users(config.separate_db_users))
     }
 }
 

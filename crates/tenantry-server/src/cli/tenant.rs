@@ -6,7 +6,6 @@ use clap::Subcommand;
 use secrecy::SecretString;
 use tenantry::credentials;
 use tenantry::lifecycle;
-use tenantry::provision::Provisioner;
 use tenantry::registry::{NewTenant, PoolSettings, Tenant, TenantFilter};
 use tenantry::tenant::{DatabaseName, Placement, Subdomain, TenantCode, TenantStatus};
 
@@ -182,7 +181,8 @@ pub async fn tenant(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
         } => set_password(app, code, password_env.as_deref(), store_only).await?,
         TenantCommand::Provision { retry, migrate } => {
             let password = generated_password();
-            let t = provisioner(app)
+            let t = app
+                .provisioner()
                 .migrate_external(migrate)
                 .finish_reporting(&retry, &password, &report_step)
                 .await?;
@@ -193,10 +193,6 @@ pub async fn tenant(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn provisioner(app: &App) -> Provisioner {
-    Provisioner::new(app.registry().clone(), app.pools().clone())
 }
 
 /// Prints each finished provisioning step, so an operator (or a test) sees how far it got.
@@ -275,7 +271,8 @@ async fn add_tenant(app: &App, add: AddTenant) -> anyhow::Result<()> {
     };
     let password = generated_password();
     let code = new.code.clone();
-    let done = provisioner(app)
+    let done = app
+        .provisioner()
         .migrate_external(add.migrate)
         .provision_reporting(new, &password, &report_step)
         .await;

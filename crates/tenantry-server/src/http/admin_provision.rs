@@ -10,7 +10,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tenantry::provision::{ProvisionError, Provisioner};
+use tenantry::provision::ProvisionError;
 use tenantry::registry::{NewTenant, PoolSettings, RegistryError};
 use tenantry::router::ApiError;
 use tenantry::tenant::{DatabaseName, HostName, Placement, Subdomain, TenantCode, TenantStatus};
@@ -36,6 +36,8 @@ pub struct CreateBody {
     /// External placement: allow migrations on the customer's database.
     #[serde(default)]
     migrate: bool,
+    /// Overrides the config `separate_db_users` for this tenant.
+    separate_db_user: Option<bool>,
     database: Option<DatabaseName>,
     schema: Option<DatabaseName>,
     /// Database login (external tenants: the customer's credentials).
@@ -125,8 +127,10 @@ async fn create(
         plan: b.plan.unwrap_or_else(|| "standard".into()),
         notes: b.notes,
     };
-    let provisioner =
-        Provisioner::new(app.registry().clone(), app.pools().clone()).migrate_external(b.migrate);
+    let provisioner = app
+        .provisioner()
+        .migrate_external(b.migrate)
+        .separate_db_users(b.separate_db_user.unwrap_or(app.separate_db_users));
     let done = provisioner.provision(new, &admin_password).await;
     if let Ok(t) = &done {
         app.storage
@@ -178,8 +182,7 @@ async fn retry(
         ));
     }
     let admin_password = b.admin_password.clone().unwrap_or_else(generated_password);
-    let provisioner =
-        Provisioner::new(app.registry().clone(), app.pools().clone()).migrate_external(b.migrate);
+    let provisioner = app.provisioner().migrate_external(b.migrate);
     let done = provisioner.finish(&tenant.code, &admin_password).await;
     let result = if done.is_ok() { "ok" } else { "failed" };
     app.registry()

@@ -238,3 +238,65 @@ async fn without_a_named_server_the_least_loaded_server_of_ours_is_chosen_and_st
         "{resp}"
     );
 }
+
+#[tokio::test]
+async fn separate_db_users_get_their_own_login_that_reaches_only_their_database() {
+    let t = TestApp::spawn().await;
+    let owner = t.owner_token().await;
+    t.server(On::MariaDb).await;
+    t.server(On::Pg(0)).await;
+    let other = unique_name("other");
+    shared_mariadb()
+        .sql(&format!("CREATE DATABASE {other}"))
+        .unwrap();
+    for (code, server) in [("OWNMY", "mariadb"), ("OWNPG", "pg0")] {
+        let body = json!({"code": code, "name": "Own", "placement": "dedicated", "server": server, "separateDbUser": true});
+        let (s, resp) = create(&t, &owner, body).await;
+        assert_eq!(s, StatusCode::CREATED, "{resp}");
+        let user = resp["tenant"]["username"].as_str().unwrap().to_owned();
+        assert!(user.starts_with("u_"), "{user}");
+        let password = resp["adminPassword"].as_str().unwrap();
+        assert_eq!(login_with(&t, code, password).await, StatusCode::OK);
+        let token = {
+            let body = json!({"username": "admin", "password": password});
+            let (_, r) = t
+                .call(
+                    Method::POST,
+                    &format!("/api/auth/login?company={code}"),
+                    None,
+                    Some(body),
+                )
+                .await;
+            r["token"].as_str().unwrap().to_owned()
+        };
+        t.seed(&token, code).await;
+        let database = resp["tenant"]["database"].as_str().unwrap();
+        if server == "pg0" {
+            let owner_of = shared_pg(0)
+                .psql("postgres", &format!("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{database}'"))
+                .unwrap();
+            assert_eq!(
+                owner_of.trim(),
+                user,
+                "the tenant's login owns its database"
+            );
+        } else {
+            // The login reaches its own database and no other.
+            let config = t
+                .registry()
+                .tenant_config(&code.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            let pw = tenantry::secrets::expose(config.source.password.as_ref().unwrap()).to_owned();
+            let m = shared_mariadb();
+            let url = |db: &str| format!("mysql://{user}:{pw}@127.0.0.1:{}/{db}", m.port());
+            use sqlx::Connection;
+            assert!(sqlx::MySqlConnection::connect(&url(database)).await.is_ok());
+            let Err(err) = sqlx::MySqlConnection::connect(&url(&other)).await else {
+                panic!("other database must be refused");
+            };
+            assert!(err.to_string().contains("denied"), "{err}");
+        }
+    }
+}

@@ -116,6 +116,76 @@ impl ServerAdmin<'_> {
     /// is spliced: the caller vets its characters, and this refuses any quote or backslash again.
     /// Statement logging is off on this connection so the password never reaches a log line.
     #[tracing::instrument(skip(self, password), fields(server = %self.server.name))]
+    /// Creates (or, on a retry, re-passwords) a login that owns `database` and nothing else: the
+    /// least-privilege user of a dedicated tenant (`separate_db_users`). Idempotent.
+    pub async fn create_tenant_user(
+        &self,
+        database: &DatabaseName,
+        user: &DatabaseName,
+        password: &SecretString,
+    ) -> Result<(), sqlx::Error> {
+        use sqlx::ConnectOptions;
+        let pw = crate::secrets::expose(password);
+        if pw.is_empty() || !pw.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(sqlx::Error::Configuration(
+                "generated passwords are alphanumeric".into(),
+            ));
+        }
+        let s = self.server;
+        let url = db::connect_url(&Target {
+            engine: s.engine,
+            host: &s.host,
+            port: s.port,
+            database: self.maintenance_db(),
+            username: s.admin_username.as_deref(),
+            password: self.password.as_ref(),
+            tls: s.tls,
+            create: false,
+        })
+        .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+        db::install_drivers();
+        // The statements carry the password: never log them.
+        let mut conn = url
+            .parse::<sqlx::any::AnyConnectOptions>()?
+            .disable_statement_logging()
+            .connect()
+            .await?;
+        let statements = match s.engine {
+            Engine::Postgres => {
+                let exists: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM pg_roles WHERE rolname = $1")
+                        .bind(user.as_str())
+                        .fetch_one(&mut conn)
+                        .await?;
+                let role = if exists > 0 { "ALTER" } else { "CREATE" };
+                vec![
+                    format!("{role} ROLE \"{user}\" LOGIN PASSWORD '{pw}'"),
+                    format!("ALTER DATABASE \"{database}\" OWNER TO \"{user}\""),
+                    format!("REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC"),
+                ]
+            }
+            Engine::Mysql => ["%", "localhost"]
+                .iter()
+                .flat_map(|host| {
+                    [
+                        format!("CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{pw}'"),
+                        format!("ALTER USER '{user}'@'{host}' IDENTIFIED BY '{pw}'"),
+                        format!("GRANT ALL PRIVILEGES ON `{database}`.* TO '{user}'@'{host}'"),
+                    ]
+                })
+                .collect(),
+            Engine::Sqlite => {
+                return Err(sqlx::Error::Configuration(
+                    "SQLite has no database users".into(),
+                ))
+            }
+        };
+        for statement in statements {
+            conn.execute(statement.as_str()).await?;
+        }
+        conn.close().await
+    }
+
     pub async fn set_user_password(
         &self,
         user: &DatabaseName,

@@ -42,6 +42,9 @@ pub struct Provisioner {
     /// Whether migrations may run on customer-hosted (`external`) databases. Default: no: an
     /// external database must pass the onboarding checks as it is.
     migrate_external: bool,
+    /// Whether a dedicated tenant gets its own database login (owner of its database only) with a
+    /// generated password, instead of the server's admin login. Default: no.
+    separate_db_users: bool,
 }
 
 impl Provisioner {
@@ -50,7 +53,14 @@ impl Provisioner {
             registry,
             pools,
             migrate_external: false,
+            separate_db_users: false,
         }
+    }
+
+    /// Gives each dedicated tenant its own least-privilege database login (`separate_db_users`).
+    pub fn separate_db_users(mut self, enabled: bool) -> Self {
+        self.separate_db_users = enabled;
+        self
     }
 
     /// Allows migrating customer-hosted databases (`--migrate`).
@@ -140,6 +150,22 @@ impl Provisioner {
                 .await
                 .map_err(step("create database"))?;
             done("create database");
+            let own_user = self.separate_db_users
+                && tenant.placement == Placement::Dedicated
+                && server.engine != crate::tenant::Engine::Sqlite;
+            if own_user {
+                let name: String = format!("u_{database}").chars().take(63).collect();
+                let user = DatabaseName::parse(&name).map_err(step("database user"))?;
+                let password = secrecy::SecretString::from(generated_password(24));
+                admin
+                    .create_tenant_user(&database, &user, &password)
+                    .await
+                    .map_err(step("database user"))?;
+                self.registry
+                    .set_tenant_credentials(code, user.as_str(), &password)
+                    .await?;
+                done("database user");
+            }
             if let Some(schema) = &tenant.schema {
                 let schema = DatabaseName::parse(schema).map_err(step("create schema"))?;
                 admin
@@ -252,6 +278,12 @@ pub async fn ensure_user(
     .await?;
     Ok(true)
 }
+/// A random alphanumeric password (safe to splice into DDL, which cannot bind parameters).
+pub fn generated_password(len: usize) -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::thread_rng(), len)
+}
+
 /// Compile-time check: provisioning runs inside axum handlers and spawned tasks, whose futures must
 /// be `Send` (sqlx's `Migrator::run` over `&mut conn` is not; `run_direct` is).
 #[allow(dead_code)]

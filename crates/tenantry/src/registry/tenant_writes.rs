@@ -160,6 +160,26 @@ impl Registry {
         self.tenant(code).await
     }
 
+    /// Stores the database login of a tenant (password encrypted); pools follow on the next request.
+    pub async fn set_tenant_credentials(
+        &self,
+        code: &TenantCode,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<()> {
+        let tenant = self.tenant(code).await?;
+        let ct = self.secrets().encrypt(
+            crate::secrets::expose(password),
+            &password_context(tenant.id),
+        );
+        self.update_columns(
+            code,
+            "username = ?, password_enc = ?",
+            vec![Some(username.to_owned()), Some(ct)],
+        )
+        .await
+    }
+
     /// Turns a tenant into a tombstone: status `deleted`, `deleted_at` set, credentials erased.
     pub async fn mark_deleted(&self, code: &TenantCode) -> Result<()> {
         let now = db::now();
