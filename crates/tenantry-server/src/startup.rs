@@ -80,6 +80,9 @@ impl App {
         let registry = Registry::open(&config.registry_url(), secrets, config.cache.clone())
             .await
             .context("cannot open the registry")?;
+        // After a `keys rotate` by another process, re-read the keyring instead of failing.
+        let keys_config = config.clone();
+        registry.set_key_source(Box::new(move || load_master_key(&keys_config).ok()));
         let base_domain = config
             .base_domain
             .as_deref()

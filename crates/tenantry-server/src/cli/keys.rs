@@ -2,8 +2,8 @@
 //!
 //! Order matters for safety: the key file is rewritten first (new key current, old keys kept), then
 //! the registry is re-encrypted in one transaction. A crash in between leaves a registry that every
-//! key in the file still opens. Servers started before the rotation hold only the old key: restart
-//! them (one by one) once it is done; the old key stays in the file, so they can start either way.
+//! key in the file still opens. Running servers keep serving: the first ciphertext they meet under
+//! the new key makes them re-read the key file (`Registry::set_key_source`), so no restart is needed.
 //! Tokens are signed with a key derived from the current master key: users log in again.
 
 use crate::config::Config;
@@ -57,7 +57,7 @@ pub async fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
         )
         .await?;
     println!(
-        "master key rotated: {} -> {} ({count} secret(s) re-encrypted; key file {} keeps the old key for restarts)",
+        "master key rotated: {} -> {} ({count} secret(s) re-encrypted; key file {} keeps the old key too)",
         old.key_id(),
         new_key.id(),
         path.display()

@@ -240,3 +240,62 @@ async fn keys_rotate_re_encrypts_every_secret_and_keeps_every_tenant_reachable()
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not match the registry"));
 }
+
+#[tokio::test]
+async fn a_running_server_follows_a_rotation_made_by_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = tenantry_server::config::Config {
+        data_dir: data.clone(),
+        ..Default::default()
+    };
+    let app = tenantry_server::demo::prepare(&config).await.unwrap();
+    app.registry().close().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args([
+            "server",
+            "add",
+            "--name",
+            "pg",
+            "--engine",
+            "postgres",
+            "--host",
+            "db.example.com",
+        ])
+        .args(["--admin-user", "postgres", "--admin-password-env", "PGPW"])
+        .env("TENANTRY_DATA_DIR", &data)
+        .env("PGPW", "server-secret")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+
+    // The "running server": opened with the old keyring only.
+    let running = tenantry_server::startup::App::open(
+        &config,
+        tenantry_server::startup::load_master_key(&config).unwrap(),
+    )
+    .await
+    .unwrap();
+    let old_id = running.registry().secrets().key_id().to_owned();
+    assert!(tenantry(&data, &["keys", "rotate"]).status.success());
+
+    // A cold read of a secret now under the new key reloads the keyring instead of failing.
+    running.registry().invalidate_all();
+    let server = running.registry().server_by_name("pg").await.unwrap();
+    let pw = running
+        .registry()
+        .server_admin_password(server.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tenantry::secrets::expose(&pw), "server-secret");
+    assert_ne!(
+        running.registry().secrets().key_id(),
+        old_id,
+        "the new key is current in the running process"
+    );
+    for c in running.registry().all_configs().await.unwrap() {
+        let mut conn = running.pools().acquire(&c).await.unwrap();
+        sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
+    }
+}

@@ -70,9 +70,16 @@ struct Inner {
     pool: AnyPool,
     /// The registry's own engine (SQLite or PostgreSQL), for placeholder style.
     engine: Engine,
-    secrets: SecretBox,
+    /// Replaced when a rotation made elsewhere is picked up (see [`Registry::set_key_source`]).
+    /// A std lock: held only to clone two `Arc`s, never across an `.await`.
+    secrets: std::sync::RwLock<SecretBox>,
+    /// Re-reads the keyring when a ciphertext names a key this process does not hold yet.
+    key_source: std::sync::OnceLock<KeySource>,
     cache: cache::TenantCache,
 }
+
+/// Loads the current keyring (e.g. the key file again); `None` when it cannot.
+pub type KeySource = Box<dyn Fn() -> Option<SecretBox> + Send + Sync>;
 
 impl Registry {
     /// Opens (creating when needed) and migrates the registry, then checks that `secrets` holds the
@@ -117,7 +124,8 @@ impl Registry {
             inner: Arc::new(Inner {
                 pool,
                 engine,
-                secrets,
+                secrets: std::sync::RwLock::new(secrets),
+                key_source: std::sync::OnceLock::new(),
                 cache: cache::TenantCache::new(cache),
             }),
         };
@@ -133,7 +141,7 @@ impl Registry {
                 .bind("key_check")
                 .fetch_optional(self.pool())
                 .await?;
-        let secrets = &self.inner.secrets;
+        let secrets = &self.secrets();
         match found {
             None => {
                 sqlx::query(&self.sql("INSERT INTO registry_meta (key, value) VALUES (?, ?)"))
@@ -194,6 +202,7 @@ impl Registry {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        *self.inner.secrets.write().expect("secrets lock poisoned") = new.clone();
         self.invalidate_all();
         Ok(count)
     }
@@ -206,8 +215,37 @@ impl Registry {
         self.inner.engine
     }
 
-    pub fn secrets(&self) -> &SecretBox {
-        &self.inner.secrets
+    /// The secret box in force (cheap clone).
+    pub fn secrets(&self) -> SecretBox {
+        self.inner
+            .secrets
+            .read()
+            .expect("secrets lock poisoned")
+            .clone()
+    }
+
+    /// Installs how to reload the keyring: a running server then follows a `keys rotate` made by
+    /// another process without a restart (first ciphertext under an unknown key triggers a reload).
+    pub fn set_key_source(&self, source: KeySource) {
+        let _ = self.inner.key_source.set(source);
+    }
+
+    /// Decrypts a stored secret, reloading the keyring once if it names a key not held yet.
+    pub(crate) fn decrypt(&self, ciphertext: &str, context: &str) -> Result<secrecy::SecretString> {
+        match self.secrets().decrypt(ciphertext, context) {
+            Err(SecretError::UnknownKey(kid)) => {
+                let reloaded = self.inner.key_source.get().and_then(|load| load());
+                match reloaded {
+                    Some(fresh) if fresh.keys().iter().any(|k| k.id() == kid) => {
+                        tracing::info!(key_id = %fresh.key_id(), "master keyring reloaded");
+                        *self.inner.secrets.write().expect("secrets lock poisoned") = fresh.clone();
+                        Ok(fresh.decrypt(ciphertext, context)?)
+                    }
+                    _ => Err(SecretError::UnknownKey(kid).into()),
+                }
+            }
+            other => Ok(other?),
+        }
     }
 
     pub(crate) fn sql<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {

@@ -157,7 +157,7 @@ impl Registry {
         .await?
         .flatten();
         Ok(match ct {
-            Some(ct) => Some(self.secrets().decrypt(&ct, &server_context(id))?),
+            Some(ct) => Some(self.decrypt(&ct, &server_context(id))?),
             None => None,
         })
     }

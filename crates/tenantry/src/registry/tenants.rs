@@ -219,7 +219,7 @@ impl Registry {
         let password_enc: Option<String> = row.try_get("password_enc")?;
         let password = password_enc
             .as_deref()
-            .map(|ct| self.secrets().decrypt(ct, &password_context(tenant.id)))
+            .map(|ct| self.decrypt(ct, &password_context(tenant.id)))
             .transpose()?;
         let mut source = DataSource {
             engine: tenant.engine,
