@@ -197,6 +197,17 @@ async fn delete(
     Ok(Json(done.map_err(lifecycle_error)?))
 }
 
+/// A tenant's full config (with its data source), by id or code.
+async fn find_config(
+    app: &App,
+    id: &str,
+) -> Result<std::sync::Arc<tenantry::registry::TenantConfig>, ApiError> {
+    let t = find(app, id).await?;
+    app.registry().tenant_config(&t.code).await?.ok_or_else(|| {
+        ApiError::not_found("tenant_not_found", format!("tenant {id} does not exist"))
+    })
+}
+
 /// The tables of the sample schema whose rows `stats` counts.
 const COUNTED_TABLES: [&str; 4] = ["users", "customers", "sites", "tickets"];
 
@@ -205,14 +216,8 @@ async fn stats(
     _o: OwnerAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let t = find(&app, &id).await?;
-    let config = app
-        .registry()
-        .tenant_config(&t.code)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found("tenant_not_found", format!("tenant {id} does not exist"))
-        })?;
+    let config = find_config(&app, &id).await?;
+    let t = &config.tenant;
     let mut rows = serde_json::Map::new();
     if t.status != tenantry::tenant::TenantStatus::Deleted {
         let mut conn = app.pools().acquire(&config).await?;
@@ -240,14 +245,7 @@ async fn health(
     _o: OwnerAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let t = find(&app, &id).await?;
-    let config = app
-        .registry()
-        .tenant_config(&t.code)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found("tenant_not_found", format!("tenant {id} does not exist"))
-        })?;
+    let config = find_config(&app, &id).await?;
     Ok(Json(super::health::probe(&app, (*config).clone()).await))
 }
 

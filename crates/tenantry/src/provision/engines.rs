@@ -32,6 +32,29 @@ impl ServerAdmin<'_> {
         AnyConnection::connect(&url).await
     }
 
+    /// An admin connection whose statements are not logged: for DDL that carries a password
+    /// (DDL cannot bind parameters).
+    async fn quiet_admin_connection(&self) -> Result<AnyConnection, sqlx::Error> {
+        use sqlx::ConnectOptions;
+        let s = self.server;
+        let url = db::connect_url(&Target {
+            engine: s.engine,
+            host: &s.host,
+            port: s.port,
+            database: self.maintenance_db(),
+            username: s.admin_username.as_deref(),
+            password: self.password.as_ref(),
+            tls: s.tls,
+            create: false,
+        })
+        .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+        db::install_drivers();
+        url.parse::<sqlx::any::AnyConnectOptions>()?
+            .disable_statement_logging()
+            .connect()
+            .await
+    }
+
     fn maintenance_db(&self) -> &'static str {
         match self.server.engine {
             Engine::Postgres => "postgres",
@@ -124,7 +147,6 @@ impl ServerAdmin<'_> {
         user: &DatabaseName,
         password: &SecretString,
     ) -> Result<(), sqlx::Error> {
-        use sqlx::ConnectOptions;
         let pw = crate::secrets::expose(password);
         if pw.is_empty() || !pw.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(sqlx::Error::Configuration(
@@ -132,24 +154,7 @@ impl ServerAdmin<'_> {
             ));
         }
         let s = self.server;
-        let url = db::connect_url(&Target {
-            engine: s.engine,
-            host: &s.host,
-            port: s.port,
-            database: self.maintenance_db(),
-            username: s.admin_username.as_deref(),
-            password: self.password.as_ref(),
-            tls: s.tls,
-            create: false,
-        })
-        .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
-        db::install_drivers();
-        // The statements carry the password: never log them.
-        let mut conn = url
-            .parse::<sqlx::any::AnyConnectOptions>()?
-            .disable_statement_logging()
-            .connect()
-            .await?;
+        let mut conn = self.quiet_admin_connection().await?;
         let statements = match s.engine {
             Engine::Postgres => {
                 let exists: i64 =
@@ -191,7 +196,6 @@ impl ServerAdmin<'_> {
         user: &DatabaseName,
         password: &SecretString,
     ) -> Result<(), sqlx::Error> {
-        use sqlx::ConnectOptions;
         let pw = crate::secrets::expose(password);
         if pw.is_empty() || pw.contains(['\'', '"', '\\', '`']) || !pw.is_ascii() {
             let why = "password contains characters that cannot be spliced into DDL";
@@ -202,23 +206,7 @@ impl ServerAdmin<'_> {
             let why = "SQLite has no database users";
             return Err(sqlx::Error::Configuration(why.into()));
         }
-        let url = db::connect_url(&Target {
-            engine: s.engine,
-            host: &s.host,
-            port: s.port,
-            database: self.maintenance_db(),
-            username: s.admin_username.as_deref(),
-            password: self.password.as_ref(),
-            tls: s.tls,
-            create: false,
-        })
-        .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
-        db::install_drivers();
-        let mut conn = url
-            .parse::<sqlx::any::AnyConnectOptions>()?
-            .disable_statement_logging()
-            .connect()
-            .await?;
+        let mut conn = self.quiet_admin_connection().await?;
         match s.engine {
             Engine::Sqlite => unreachable!("refused above"),
             Engine::Postgres => {
