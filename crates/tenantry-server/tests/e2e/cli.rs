@@ -1,27 +1,17 @@
 //! The operator CLI against a real registry (the demo's).
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn tenantry(data_dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tenantry"))
+    crate::common::tenantry_cmd(data_dir)
         .args(args)
-        .env("TENANTRY_DATA_DIR", data_dir)
-        .env_remove("TENANTRY_MASTER_KEY")
-        .env_remove("TENANTRY_REGISTRY_URL")
         .output()
         .unwrap()
 }
 
 #[tokio::test]
 async fn cli_lists_suspends_and_reactivates_tenants_with_meaningful_exit_codes() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = tenantry_server::config::Config {
-        data_dir: data.clone(),
-        ..Default::default()
-    };
-    let app = tenantry_server::demo::prepare(&config).await.unwrap();
-    app.registry().close().await;
+    let (_dir, data, _) = crate::common::demo_data_dir().await;
 
     let out = tenantry(&data, &["tenant", "list", "--json"]);
     assert!(
@@ -66,14 +56,7 @@ async fn cli_lists_suspends_and_reactivates_tenants_with_meaningful_exit_codes()
 
 #[tokio::test]
 async fn cli_adds_a_server_provisions_a_tenant_deletes_it_and_shows_the_audit() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = tenantry_server::config::Config {
-        data_dir: data.clone(),
-        ..Default::default()
-    };
-    let app = tenantry_server::demo::prepare(&config).await.unwrap();
-    app.registry().close().await;
+    let (_dir, data, _) = crate::common::demo_data_dir().await;
     let text = |o: &Output| {
         format!(
             "{}{}",
@@ -97,7 +80,7 @@ async fn cli_adds_a_server_provisions_a_tenant_deletes_it_and_shows_the_audit() 
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("host"), "{}", text(&out));
-    let lite = dir.path().join("lite");
+    let lite = data.parent().unwrap().join("lite");
     let out = tenantry(
         &data,
         &[
@@ -158,15 +141,8 @@ async fn cli_adds_a_server_provisions_a_tenant_deletes_it_and_shows_the_audit() 
 
 #[tokio::test]
 async fn keys_rotate_re_encrypts_every_secret_and_keeps_every_tenant_reachable() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = tenantry_server::config::Config {
-        data_dir: data.clone(),
-        ..Default::default()
-    };
-    let app = tenantry_server::demo::prepare(&config).await.unwrap();
-    app.registry().close().await;
-    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+    let (_dir, data, config) = crate::common::demo_data_dir().await;
+    let out = crate::common::tenantry_cmd(&data)
         .args([
             "server",
             "add",
@@ -178,7 +154,6 @@ async fn keys_rotate_re_encrypts_every_secret_and_keeps_every_tenant_reachable()
             "db.example.com",
         ])
         .args(["--admin-user", "postgres", "--admin-password-env", "PGPW"])
-        .env("TENANTRY_DATA_DIR", &data)
         .env("PGPW", "server-secret")
         .output()
         .unwrap();
@@ -243,15 +218,8 @@ async fn keys_rotate_re_encrypts_every_secret_and_keeps_every_tenant_reachable()
 
 #[tokio::test]
 async fn a_running_server_follows_a_rotation_made_by_another_process() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = tenantry_server::config::Config {
-        data_dir: data.clone(),
-        ..Default::default()
-    };
-    let app = tenantry_server::demo::prepare(&config).await.unwrap();
-    app.registry().close().await;
-    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+    let (_dir, data, config) = crate::common::demo_data_dir().await;
+    let out = crate::common::tenantry_cmd(&data)
         .args([
             "server",
             "add",
@@ -263,7 +231,6 @@ async fn a_running_server_follows_a_rotation_made_by_another_process() {
             "db.example.com",
         ])
         .args(["--admin-user", "postgres", "--admin-password-env", "PGPW"])
-        .env("TENANTRY_DATA_DIR", &data)
         .env("PGPW", "server-secret")
         .output()
         .unwrap();

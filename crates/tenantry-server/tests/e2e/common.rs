@@ -306,3 +306,41 @@ pub fn secret(s: &str) -> SecretString {
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<none>")
 }
+
+/// The `tenantry` binary pointed at `data_dir`, ignoring any key or registry of the environment.
+pub fn tenantry_cmd(data_dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tenantry"));
+    c.env("TENANTRY_DATA_DIR", data_dir)
+        .env_remove("TENANTRY_MASTER_KEY")
+        .env_remove("TENANTRY_REGISTRY_URL");
+    c
+}
+
+/// A data directory holding the demo's registry and tenants (registry closed again), and its config.
+pub async fn demo_data_dir() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    tenantry_server::config::Config,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = tenantry_server::config::Config {
+        data_dir: data.clone(),
+        ..Default::default()
+    };
+    let app = tenantry_server::demo::prepare(&config).await.unwrap();
+    app.registry().close().await;
+    (dir, data, config)
+}
+
+/// Creates database `db` and a password-authenticated user owning it on the shared MariaDB (both
+/// `'user'@'%'` and `'user'@'localhost'`, since 127.0.0.1 resolves to localhost there).
+pub fn mariadb_user_with_database(db: &str, user: &str, password: &str) {
+    tenantry_testkit::shared_mariadb()
+        .sql(&format!(
+            "CREATE DATABASE `{db}`; CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; \
+             CREATE USER '{user}'@'localhost' IDENTIFIED BY '{password}'; \
+             GRANT ALL ON `{db}`.* TO '{user}'@'%'; GRANT ALL ON `{db}`.* TO '{user}'@'localhost';"
+        ))
+        .unwrap();
+}

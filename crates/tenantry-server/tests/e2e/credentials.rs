@@ -35,19 +35,12 @@ async fn maria_connect(user: &str, password: &str, db: &str) -> Result<AnyConnec
 
 #[tokio::test]
 async fn changed_password_is_set_on_the_server_stored_encrypted_audited_and_used_by_the_pool() {
-    let maria = shared_mariadb();
     let user = unique_name("u");
     let t = TestApp::spawn().await;
     let server = t.server(On::MariaDb).await;
     let mut new = TestApp::new_tenant("ACME", &server);
     let db = new.database.clone().unwrap();
-    maria
-        .sql(&format!(
-            "CREATE DATABASE `{db}`; CREATE USER '{user}'@'%' IDENTIFIED BY '{OLD}'; \
-             CREATE USER '{user}'@'localhost' IDENTIFIED BY '{OLD}'; \
-             GRANT ALL ON `{db}`.* TO '{user}'@'%'; GRANT ALL ON `{db}`.* TO '{user}'@'localhost';"
-        ))
-        .unwrap();
+    crate::common::mariadb_user_with_database(db.as_str(), &user, OLD);
     new.username = Some(user.clone());
     new.password = Some(secret(OLD));
     let tenant = t.provision(new).await;
@@ -212,14 +205,7 @@ async fn store_only_on_an_external_tenant_stores_the_password_without_altering_t
 
 #[tokio::test]
 async fn cli_refuses_an_sqlite_tenant_and_store_only_without_a_password() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = tenantry_server::config::Config {
-        data_dir: data.clone(),
-        ..Default::default()
-    };
-    let app = tenantry_server::demo::prepare(&config).await.unwrap();
-    app.registry().close().await;
+    let (_dir, data, _) = crate::common::demo_data_dir().await;
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_tenantry"))
             .args(args)

@@ -61,13 +61,7 @@ async fn changed_password_in_the_registry_is_picked_up() {
     let server = t.server(On::MariaDb).await;
     let mut new = TestApp::new_tenant("ACME", &server);
     let db = new.database.clone().unwrap();
-    maria
-        .sql(&format!(
-            "CREATE DATABASE `{db}`; CREATE USER '{user}'@'%' IDENTIFIED BY 'old-pw'; \
-             CREATE USER '{user}'@'localhost' IDENTIFIED BY 'old-pw'; \
-             GRANT ALL ON `{db}`.* TO '{user}'@'%'; GRANT ALL ON `{db}`.* TO '{user}'@'localhost';"
-        ))
-        .unwrap();
+    crate::common::mariadb_user_with_database(db.as_str(), &user, "old-pw");
     new.username = Some(user.clone());
     new.password = Some(secret("old-pw"));
     t.provision(new).await;

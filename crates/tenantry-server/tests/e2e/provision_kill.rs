@@ -9,11 +9,7 @@ use tenantry::tenant::TenantStatus;
 use tenantry_testkit::{shared_pg, unique_name};
 
 fn tenantry(data: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tenantry"));
-    c.env("TENANTRY_DATA_DIR", data)
-        .env_remove("TENANTRY_MASTER_KEY")
-        .env_remove("TENANTRY_REGISTRY_URL");
-    c
+    crate::common::tenantry_cmd(data)
 }
 
 #[tokio::test]
