@@ -188,11 +188,9 @@ async fn seed_business_data(
         .await?
         .context("tenant vanished")?;
     let mut conn = app.pools().acquire(&config).await?;
-    let engine = conn.engine();
     let tech = format!("{}-tech", code.as_str().to_ascii_lowercase());
     ensure_user(
         &mut conn,
-        engine,
         &tech,
         &format!("{} Technician", config.tenant.name),
         "technician",

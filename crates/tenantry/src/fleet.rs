@@ -2,12 +2,17 @@
 //! a bound. One tenant's failure stops nobody else; a re-run resumes (applied versions are skipped);
 //! drift (tenants behind or ahead of the binary) is reported.
 
+use crate::db::{EngineConnection, Purpose};
 use crate::migrate;
 use crate::pools::PoolManager;
 use crate::registry::{Registry, RegistryError, TenantConfig};
 use crate::tenant::{TenantCode, TenantStatus};
 use futures::StreamExt;
 use serde::Serialize;
+use std::time::Duration;
+
+/// Longest a fleet run waits to connect to one tenant database.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What `migrate --all` does.
 #[derive(Debug, Clone)]
@@ -18,6 +23,9 @@ pub struct FleetOptions {
     pub dry_run: bool,
     /// Only these tenants (all when empty).
     pub only: Vec<TenantCode>,
+    /// Open every tenant database and let the migrator verify the checksums of what was applied,
+    /// even when the registry's mirror says the tenant is current. Default: false.
+    pub verify: bool,
 }
 
 impl Default for FleetOptions {
@@ -26,6 +34,7 @@ impl Default for FleetOptions {
             concurrency: 8,
             dry_run: false,
             only: Vec::new(),
+            verify: false,
         }
     }
 }
@@ -34,10 +43,24 @@ impl Default for FleetOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum Outcome {
-    Migrated { from: Option<i64>, to: i64 },
-    Current { version: i64 },
-    WouldMigrate { from: Option<i64>, to: i64 },
-    Failed { reason: String },
+    Migrated {
+        from: Option<i64>,
+        to: i64,
+    },
+    Current {
+        version: i64,
+    },
+    WouldMigrate {
+        from: Option<i64>,
+        to: i64,
+    },
+    /// A customer-hosted tenant whose owner manages its schema (not opted in at onboarding).
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -72,10 +95,11 @@ pub async fn migrate_fleet(
     options: &FleetOptions,
     progress: impl Fn(&TenantCode, &Outcome),
 ) -> Result<Vec<(TenantCode, Outcome)>, RegistryError> {
+    let _ = pools; // Migrations use connections of their own, never a tenant's pool.
     let tenants = fleet(registry, &options.only).await?;
     let mut results: Vec<(TenantCode, Outcome)> = futures::stream::iter(tenants)
         .map(|config| async move {
-            let outcome = migrate_one(registry, pools, &config, options.dry_run).await;
+            let outcome = migrate_one(registry, &config, options).await;
             (config.tenant.code.clone(), outcome)
         })
         .buffer_unordered(options.concurrency.max(1))
@@ -94,18 +118,46 @@ pub async fn fleet_size(registry: &Registry, only: &[TenantCode]) -> Result<usiz
 #[tracing::instrument(skip_all, fields(tenant = %config.tenant.code))]
 async fn migrate_one(
     registry: &Registry,
-    pools: &PoolManager,
     config: &TenantConfig,
+    options: &FleetOptions,
+) -> Outcome {
+    let tenant = &config.tenant;
+    if !tenant.schema_managed {
+        return Outcome::Skipped {
+            reason: "customer-hosted; its owner manages the schema".into(),
+        };
+    }
+    let latest = migrate::latest_version(tenant.engine);
+    let expected = migrate::fingerprint(tenant.engine, latest);
+    let mirrored_current = tenant.schema_version == Some(latest)
+        && tenant.schema_checksum.as_deref() == Some(expected.as_str());
+    if mirrored_current && !options.verify {
+        // The registry says this tenant applied exactly this binary's migrations.
+        return Outcome::Current { version: latest };
+    }
+    let failed = |reason: String| Outcome::Failed { reason };
+    let purpose = Purpose::Migration {
+        lock_timeout_ms: migrate::LOCK_TIMEOUT_MS,
+    };
+    let mut conn = match EngineConnection::connect(&config.source, purpose, CONNECT_TIMEOUT).await {
+        Ok(c) => c,
+        Err(e) => return failed(format!("cannot connect: {e}")),
+    };
+    let outcome = migrate_connection(registry, config, &mut conn, options.dry_run).await;
+    let _ = conn.close().await;
+    outcome
+}
+
+async fn migrate_connection(
+    registry: &Registry,
+    config: &TenantConfig,
+    conn: &mut EngineConnection,
     dry_run: bool,
 ) -> Outcome {
     let failed = |reason: String| Outcome::Failed { reason };
-    let mut conn = match pools.acquire(config).await {
-        Ok(c) => c,
-        Err(e) => return failed(e.to_string()),
-    };
-    let engine = conn.engine();
+    let engine = config.tenant.engine;
     let latest = migrate::latest_version(engine);
-    let from = match migrate::applied_version(&mut conn).await {
+    let from = match migrate::applied_version(conn).await {
         Ok(v) => v,
         Err(e) => return failed(format!("cannot read applied versions: {e}")),
     };
@@ -115,12 +167,17 @@ async fn migrate_one(
             _ => Outcome::WouldMigrate { from, to: latest },
         };
     }
-    // The migrator runs even on current tenants: it checks the checksums of what was applied, so a
-    // modified migration is refused rather than silently skipped.
-    match migrate::migrate_tenant(&mut conn, engine).await {
+    // The migrator verifies the checksums of what was applied, so a modified migration is
+    // refused rather than silently skipped.
+    match migrate::migrate_tenant(conn).await {
         Ok(to) => {
-            if config.tenant.schema_version != Some(to) {
-                if let Err(e) = registry.set_schema_version(&config.tenant.code, to).await {
+            let checksum = migrate::fingerprint(engine, to);
+            let t = &config.tenant;
+            if t.schema_version != Some(to) || t.schema_checksum.as_deref() != Some(&checksum) {
+                if let Err(e) = registry
+                    .set_schema_state(&t.code, to, Some(&checksum))
+                    .await
+                {
                     return failed(e.to_string());
                 }
             }

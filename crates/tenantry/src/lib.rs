@@ -6,16 +6,18 @@
 //! - [`secrets`]: the secret box (AES-256-GCM) that encrypts every stored credential.
 //! - [`registry`]: the control-plane database (SQLite or PostgreSQL): tenants, domains, data servers,
 //!   owners; a cached `tenant_config(code)` is the router's only registry read.
-//! - [`pools`]: the pool manager: one pool per tenant (LRU cap, idle close, breaker per server).
+//! - [`pools`]: the pool manager: one pool per tenant (LRU cap, idle close, breaker per server,
+//!   a budget on open connections).
 //! - [`resolve`]: finds the tenant code of a request (JWT claim, header, query, domain, subdomain).
 //! - [`router`]: axum middleware + extractors: resolve → check status → authorize → acquire.
 //! - [`auth`]: argon2 passwords and tenant-bound JWTs.
 //! - [`migrate`]: embedded per-engine tenant migrations; [`fleet`]: migrating every tenant, drift.
+//! - [`health`]: probes of tenant databases on short-lived connections (pools untouched).
 //! - [`lifecycle`]: suspend / reactivate, audited.
 //! - [`credentials`]: changing a tenant's database password (server `ALTER`, registry, audit).
 //! - [`onboard`]: pre-flight checks (DNS … schema version) of a customer-hosted tenant database.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
-//! - [`db`]: engine-neutral SQL helpers over sqlx's `Any` driver.
+//! - [`db`]: typed tenant connections (each engine's own driver) and engine-neutral statements.
 //! - [`storage`]: per-tenant file storage under `{root}/{tenant id}`, traversal-proof, atomic writes.
 //!
 //! Request flow: `router` asks `resolve` for a code, `registry` for the (cached) config, checks the
@@ -26,6 +28,7 @@ pub mod auth;
 pub mod credentials;
 pub mod db;
 pub mod fleet;
+pub mod health;
 pub mod lifecycle;
 pub mod migrate;
 pub mod onboard;

@@ -195,6 +195,8 @@ mod tests {
             username: None,
             password: Some(secrecy::SecretString::from("s3cret-pw".to_owned())),
             tls: TlsMode::Disable,
+            server_id: uuid::Uuid::nil(),
+            server_max_connections: None,
             fingerprint: 0,
         }
     }

@@ -24,6 +24,10 @@ pub struct MigrateArgs {
     /// Only these tenant codes.
     #[arg(long, num_args = 1..)]
     pub only: Vec<TenantCode>,
+    /// Open every tenant database and verify the checksums of applied migrations, even for tenants
+    /// the registry records as current.
+    #[arg(long)]
+    pub verify: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -74,6 +78,7 @@ pub async fn run(app: &App, args: MigrateArgs) -> anyhow::Result<bool> {
         concurrency: args.concurrency,
         dry_run: args.dry_run,
         only: args.only,
+        verify: args.verify,
     };
     let total = fleet::fleet_size(app.registry(), &options.only).await?;
     let bar = ProgressBar::new(total as u64);
@@ -112,10 +117,11 @@ pub async fn run(app: &App, args: MigrateArgs) -> anyhow::Result<bool> {
         print!("{}", table::render(&["CODE", "RESULT"], &rows));
         let count = |f: fn(&Outcome) -> bool| results.iter().filter(|(_, o)| f(o)).count();
         println!(
-            "{} migrated, {} already current, {} would migrate, {} failed",
+            "{} migrated, {} already current, {} would migrate, {} skipped (customer-managed schema), {} failed",
             count(|o| matches!(o, Outcome::Migrated { .. })),
             count(|o| matches!(o, Outcome::Current { .. })),
             count(|o| matches!(o, Outcome::WouldMigrate { .. })),
+            count(|o| matches!(o, Outcome::Skipped { .. })),
             count(Outcome::is_failure),
         );
     }
@@ -128,6 +134,7 @@ fn describe(o: &Outcome) -> String {
         Outcome::Migrated { from, to } => format!("migrated {} -> {to}", v(from)),
         Outcome::Current { version } => format!("current at {version}"),
         Outcome::WouldMigrate { from, to } => format!("would migrate {} -> {to}", v(from)),
+        Outcome::Skipped { reason } => format!("skipped: {reason}"),
         Outcome::Failed { reason } => format!("FAILED: {reason}"),
     }
 }

@@ -75,6 +75,8 @@ async fn check(
         username: body.username.filter(|u| !u.is_empty()),
         password: body.password.map(SecretString::from),
         tls: server.tls,
+        server_id: uuid::Uuid::nil(),
+        server_max_connections: None,
         fingerprint: 0,
     };
     let ddl_required = body.ddl.unwrap_or(true);

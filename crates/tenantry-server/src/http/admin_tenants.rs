@@ -223,7 +223,7 @@ async fn stats(
         let mut conn = app.pools().acquire(&config).await?;
         for table in COUNTED_TABLES {
             let q = format!("SELECT COUNT(*) FROM {table}");
-            let n: i64 = sqlx::query_scalar(&q).fetch_one(&mut *conn).await?;
+            let n = conn.fetch_i64(&q, &[]).await?;
             rows.insert(table.into(), n.into());
         }
     }
@@ -236,7 +236,11 @@ async fn stats(
         "storageBytes": storage_bytes,
         "schemaVersion": t.schema_version,
         "latestVersion": tenantry::migrate::latest_version(t.engine),
-        "pool": {"open": app.pools().has_pool(t.id), "maxConnections": t.pool.max_connections},
+        "pool": {
+            "open": app.pools().has_pool(t.id),
+            "maxConnections": t.pool.max_connections,
+            "connections": app.pools().pool_state(t.id),
+        },
     })))
 }
 
@@ -246,7 +250,9 @@ async fn health(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let config = find_config(&app, &id).await?;
-    Ok(Json(super::health::probe(&app, (*config).clone()).await))
+    Ok(Json(
+        super::health::probe_one(&app, (*config).clone()).await,
+    ))
 }
 
 /// `PUT /api/admin/tenants/{id}`: name, subdomain, domains, plan, region, notes, pool limits. A

@@ -4,8 +4,8 @@ use super::JsonBody;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::Row;
 use tenantry::auth::{self, Claims, TokenKind};
+use tenantry::db::{ColType, SqlValue};
 use tenantry::router::{ApiError, Tenant, TenantDb};
 
 #[derive(Deserialize)]
@@ -26,29 +26,35 @@ pub async fn login(
             "username: must not be empty",
         ));
     }
-    let q = conn
-        .sql("SELECT id, username, full_name, role, password_hash FROM users WHERE username = ?");
-    let row = sqlx::query(&q)
-        .bind(body.username.trim())
-        .fetch_optional(&mut *conn)
+    let row = conn
+        .fetch_optional(
+            "SELECT id, username, full_name, role, password_hash, disabled FROM users WHERE username = ?",
+            &[SqlValue::Text(body.username.trim().to_owned())],
+            &[ColType::Int, ColType::Text, ColType::Text, ColType::Text, ColType::Text, ColType::Bool],
+        )
         .await?;
+    // Release the connection before the (slow) password check: it is not needed any more.
+    drop(conn);
     let denied = || ApiError::unauthorized("wrong username or password");
     let Some(row) = row else {
         auth::burn_verify_time(&body.password);
         return Err(denied());
     };
-    let hash: String = row.try_get("password_hash")?;
-    if !auth::verify_password(&body.password, &hash) {
+    let text = |i: usize| row[i].as_str().unwrap_or_default().to_owned();
+    // A disabled user answers exactly like a wrong password, after the same work.
+    let verified = auth::verify_password(&body.password, &text(4));
+    if !verified || row[5].as_bool().unwrap_or(false) {
         return Err(denied());
     }
-    let id: i64 = row.try_get("id")?;
+    let id = row[0].as_i64().unwrap_or_default();
+    let full_name = text(2);
     let claims = Claims {
         sub: id.to_string(),
         kind: TokenKind::Tenant,
         tid: Some(tenant.tenant.id),
         tenant: Some(tenant.tenant.code.to_string()),
-        name: row.try_get("username")?,
-        role: row.try_get("role")?,
+        name: text(1),
+        role: text(3),
         iat: 0,
         exp: 0,
     };
@@ -56,7 +62,7 @@ pub async fn login(
     Ok(Json(json!({
         "token": token,
         "expiresAt": exp,
-        "user": {"id": id, "username": claims.name, "fullName": row.try_get::<String, _>("full_name")?, "role": claims.role},
+        "user": {"id": id, "username": claims.name, "fullName": full_name, "role": claims.role},
         "tenant": {"id": tenant.tenant.id, "code": tenant.tenant.code, "name": tenant.tenant.name},
     })))
 }

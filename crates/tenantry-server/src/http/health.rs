@@ -1,72 +1,122 @@
-//! Liveness and per-tenant health (owner only). Probes run concurrently, each under a timeout, so
-//! one dead server never stalls the answer.
+//! Liveness and per-tenant health (owner only). Probes use short-lived connections of their own
+//! (see `tenantry::health`): they never open, touch or evict a tenant's pool. Pool state comes from
+//! the pool manager without I/O.
 
 use super::OwnerAuth;
 use crate::startup::App;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::Json;
-use futures::StreamExt;
+use serde::Deserialize;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-use tenantry::registry::TenantConfig;
+use tenantry::health::{self, Probe, PROBE_CONCURRENCY, PROBE_TIMEOUT};
+use tenantry::pools::PoolState;
+use tenantry::registry::{TenantConfig, TenantFilter};
 use tenantry::router::ApiError;
-
-/// Longest a single tenant probe may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Probes in flight at once.
-const PROBE_CONCURRENCY: usize = 32;
 
 pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-pub async fn tenants(State(app): State<App>, _owner: OwnerAuth) -> Result<Json<Value>, ApiError> {
-    let configs = app.registry().all_configs().await?;
-    let reports: Vec<Value> = futures::stream::iter(configs)
-        .map(|c| {
-            let app = app.clone();
-            async move { probe(&app, c).await }
-        })
-        .buffered(PROBE_CONCURRENCY)
-        .collect()
-        .await;
+/// `?page=&limit=&search=&status=`: probe one page of tenants (as `GET /api/admin/tenants` pages
+/// them). Without any of them, every tenant that is not deleted is probed.
+#[derive(Deserialize, Default)]
+pub struct HealthQuery {
+    page: Option<u32>,
+    limit: Option<u32>,
+    search: Option<String>,
+    status: Option<String>,
+}
+
+pub async fn tenants(
+    State(app): State<App>,
+    _owner: OwnerAuth,
+    Query(q): Query<HealthQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let paged = q.page.is_some() || q.limit.is_some() || q.search.is_some() || q.status.is_some();
+    let (configs, total) = if paged {
+        page_of_configs(&app, q).await?
+    } else {
+        let all = app.registry().all_configs().await?;
+        let n = all.len() as i64;
+        (all, n)
+    };
+    let states = app.pools().pool_states();
+    let probes = health::probe_all(configs, PROBE_CONCURRENCY, PROBE_TIMEOUT).await;
+    let reports: Vec<Value> = probes
+        .iter()
+        .map(|(c, p)| row(&app, c, p, states.get(&c.tenant.id).copied()))
+        .collect();
+    let stats = app.pools().stats();
     Ok(Json(json!({
-        "activePools": app.pools().active_pools(),
+        "activePools": stats.pools,
         "cachedConfigs": app.registry().cached_configs(),
-        "openCircuits": app.pools().open_circuits(),
+        "openCircuits": stats.open_circuits,
+        "connections": {
+            "open": stats.connections_open,
+            "peak": stats.connections_peak,
+            "budget": stats.max_total_connections,
+        },
+        "total": total,
         "tenants": reports,
     })))
 }
 
-pub(super) async fn probe(app: &App, config: TenantConfig) -> Value {
-    let started = Instant::now();
-    let result = tokio::time::timeout(PROBE_TIMEOUT, async {
-        let mut conn = app
-            .pools()
-            .acquire(&config)
-            .await
-            .map_err(|e| e.to_string())?;
-        sqlx::query("SELECT 1")
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(())
-    })
-    .await
-    .unwrap_or_else(|_| Err(format!("no answer within {PROBE_TIMEOUT:?}")));
+async fn page_of_configs(app: &App, q: HealthQuery) -> Result<(Vec<TenantConfig>, i64), ApiError> {
+    let (page, limit) = (q.page.unwrap_or(1), q.limit.unwrap_or(20));
+    if page == 0 || !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_input",
+            "page: must be at least 1; limit: must be from 1 to 100",
+        ));
+    }
+    let status = q.status.as_deref().map(str::parse).transpose().map_err(
+        |e: tenantry::tenant::InvalidValue| ApiError::bad_request("invalid_input", e.to_string()),
+    )?;
+    let filter = TenantFilter {
+        search: q.search,
+        status,
+        page,
+        limit,
+    };
+    let (tenants, total) = app.registry().list_tenants(&filter).await?;
+    let mut configs = Vec::with_capacity(tenants.len());
+    for t in tenants {
+        if let Some(c) = app.registry().tenant_config(&t.code).await? {
+            configs.push((*c).clone());
+        }
+    }
+    Ok((configs, total))
+}
+
+/// Probes one tenant (for `GET /api/admin/tenants/{id}/health`).
+pub(super) async fn probe_one(app: &App, config: TenantConfig) -> Value {
+    let p = health::probe(&config.source, PROBE_TIMEOUT).await;
+    let state = app.pools().pool_state(config.tenant.id);
+    row(app, &config, &p, state)
+}
+
+fn row(app: &App, config: &TenantConfig, p: &Probe, pool: Option<PoolState>) -> Value {
     let t = &config.tenant;
+    let s = &config.source;
+    let region = t.region.as_deref().unwrap_or("unknown region");
     json!({
         "companyCode": t.code,
         "name": t.name,
-        "connected": result.is_ok(),
-        "latencyMs": result.is_ok().then(|| started.elapsed().as_secs_f64() * 1000.0),
-        "error": result.err(),
+        "connected": p.connected,
+        "latencyMs": p.latency_ms,
+        "error": p.error,
         "server": t.server_name,
+        "serverHost": s.host,
+        "serverPort": s.port,
+        "serverLocation": format!("{region} ({})", t.hosting),
+        "region": t.region,
+        "circuitOpen": app.pools().circuit_open(s.server_id),
         "database": t.database,
         "engine": t.engine,
         "hosting": t.hosting,
         "placement": t.placement,
         "schemaVersion": t.schema_version,
         "status": t.status,
+        "pool": pool,
     })
 }

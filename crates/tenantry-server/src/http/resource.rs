@@ -1,11 +1,9 @@
 //! A table-driven CRUD resource over one tenant connection: list (paged), get, create, update,
 //! delete, with validation that names the field. Each resource is a static description; all SQL is
-//! built from those constants and values are always bound.
+//! built from those constants and values are always bound. Runs on every engine's own driver.
 
 use serde_json::{Map, Value};
-use sqlx::any::AnyRow;
-use sqlx::Row;
-use tenantry::db;
+use tenantry::db::{ColType, EngineConnection, SqlValue, Values};
 use tenantry::pools::TenantConnection;
 use tenantry::router::ApiError;
 
@@ -37,12 +35,6 @@ pub struct Resource {
     pub referenced_by: &'static [(&'static str, &'static str)],
 }
 
-/// A validated field value.
-enum Val {
-    Text(Option<String>),
-    Int(Option<i64>),
-}
-
 impl Resource {
     fn columns(&self) -> String {
         let mut cols = vec!["id"];
@@ -51,60 +43,66 @@ impl Resource {
         cols.join(", ")
     }
 
-    fn to_json(&self, row: &AnyRow) -> Result<Value, ApiError> {
-        let mut m = Map::new();
-        m.insert("id".into(), row.try_get::<i64, _>("id")?.into());
-        for f in self.fields {
-            let v: Value = match f.kind {
-                Kind::Ref(_) => row.try_get::<Option<i64>, _>(f.column)?.into(),
-                _ => row.try_get::<Option<String>, _>(f.column)?.into(),
-            };
-            m.insert(f.json.into(), v);
-        }
-        m.insert(
-            "createdAt".into(),
-            row.try_get::<String, _>("created_at")?.into(),
-        );
-        m.insert(
-            "updatedAt".into(),
-            row.try_get::<String, _>("updated_at")?.into(),
-        );
-        Ok(Value::Object(m))
+    /// Column types in the order of [`Resource::columns`].
+    fn types(&self) -> Vec<ColType> {
+        let mut types = vec![ColType::Int];
+        types.extend(self.fields.iter().map(|f| match f.kind {
+            Kind::Ref(_) => ColType::Int,
+            _ => ColType::Text,
+        }));
+        types.extend([ColType::Time, ColType::Time]);
+        types
     }
 
+    fn to_json(&self, row: &Values) -> Value {
+        let mut m = Map::with_capacity(self.fields.len() + 3);
+        m.insert("id".into(), row[0].to_json());
+        for (f, v) in self.fields.iter().zip(&row[1..]) {
+            m.insert(f.json.into(), v.to_json());
+        }
+        let n = self.fields.len();
+        m.insert("createdAt".into(), row[n + 1].to_json());
+        m.insert("updatedAt".into(), row[n + 2].to_json());
+        Value::Object(m)
+    }
+
+    /// One page and the total, in one statement (`COUNT(*) OVER ()`); a page past the end costs a
+    /// second, counting statement.
     pub async fn list(
         &self,
         conn: &mut TenantConnection,
         page: u32,
         limit: u32,
     ) -> Result<(Vec<Value>, i64), ApiError> {
-        let count_q = format!("SELECT COUNT(*) FROM {}", self.table);
-        let total: i64 = sqlx::query_scalar(&count_q).fetch_one(&mut **conn).await?;
         let q = format!(
-            "SELECT {} FROM {} ORDER BY id LIMIT ? OFFSET ?",
+            "SELECT {}, COUNT(*) OVER () FROM {} ORDER BY id LIMIT ? OFFSET ?",
             self.columns(),
             self.table
         );
-        let rows = sqlx::query(&conn.sql(&q))
-            .bind(i64::from(limit))
-            .bind(i64::from(page - 1) * i64::from(limit))
-            .fetch_all(&mut **conn)
-            .await?;
-        let data = rows
-            .iter()
-            .map(|r| self.to_json(r))
-            .collect::<Result<_, _>>()?;
-        Ok((data, total))
+        let mut types = self.types();
+        types.push(ColType::Int);
+        let args = [
+            SqlValue::Int(i64::from(limit)),
+            SqlValue::Int(i64::from(page - 1) * i64::from(limit)),
+        ];
+        let rows = conn.fetch_all(&q, &args, &types).await?;
+        let total = match rows.first() {
+            Some(r) => r[types.len() - 1].as_i64().unwrap_or(0),
+            None => {
+                conn.fetch_i64(&format!("SELECT COUNT(*) FROM {}", self.table), &[])
+                    .await?
+            }
+        };
+        Ok((rows.iter().map(|r| self.to_json(r)).collect(), total))
     }
 
-    pub async fn get(&self, conn: &mut TenantConnection, id: i64) -> Result<Value, ApiError> {
+    pub async fn get(&self, conn: &mut EngineConnection, id: i64) -> Result<Value, ApiError> {
         let q = format!("SELECT {} FROM {} WHERE id = ?", self.columns(), self.table);
-        let row = sqlx::query(&conn.sql(&q))
-            .bind(id)
-            .fetch_optional(&mut **conn)
+        let row = conn
+            .fetch_optional(&q, &[SqlValue::Int(id)], &self.types())
             .await?;
         match row {
-            Some(r) => self.to_json(&r),
+            Some(r) => Ok(self.to_json(&r)),
             None => Err(ApiError::not_found(
                 "not_found",
                 format!("{} {id} not found", self.singular),
@@ -115,10 +113,10 @@ impl Resource {
     /// Validates `input` (merged over `base` for updates) into values in field order.
     async fn validate(
         &self,
-        conn: &mut TenantConnection,
+        conn: &mut EngineConnection,
         input: &Value,
         base: Option<&Value>,
-    ) -> Result<Vec<Val>, ApiError> {
+    ) -> Result<Vec<SqlValue>, ApiError> {
         let Some(obj) = input.as_object() else {
             return Err(ApiError::bad_request(
                 "invalid_body",
@@ -138,8 +136,8 @@ impl Resource {
             let v = v.or(default.as_ref());
             let val = match (&f.kind, v) {
                 (_, None) if f.required => return Err(bad(f.json, "is required")),
-                (Kind::Ref(_), None) => Val::Int(None),
-                (_, None) => Val::Text(None),
+                (Kind::Ref(_), None) => SqlValue::Null(ColType::Int),
+                (_, None) => SqlValue::Null(ColType::Text),
                 (Kind::Text { max }, Some(v)) => {
                     let s = v
                         .as_str()
@@ -151,28 +149,25 @@ impl Resource {
                     if s.chars().count() > *max {
                         return Err(bad(f.json, &format!("must be at most {max} characters")));
                     }
-                    Val::Text(Some(s.to_owned()))
+                    SqlValue::Text(s.to_owned())
                 }
                 (Kind::OneOf(allowed), Some(v)) => {
                     let s = v.as_str().filter(|s| allowed.contains(s));
                     let s = s.ok_or_else(|| {
                         bad(f.json, &format!("must be one of: {}", allowed.join(", ")))
                     })?;
-                    Val::Text(Some(s.to_owned()))
+                    SqlValue::Text(s.to_owned())
                 }
                 (Kind::Ref(table), Some(v)) => {
                     let id = v
                         .as_i64()
                         .ok_or_else(|| bad(f.json, "must be an integer id"))?;
                     let q = format!("SELECT COUNT(*) FROM {table} WHERE id = ?");
-                    let n: i64 = sqlx::query_scalar(&conn.sql(&q))
-                        .bind(id)
-                        .fetch_one(&mut **conn)
-                        .await?;
+                    let n = conn.fetch_i64(&q, &[SqlValue::Int(id)]).await?;
                     if n == 0 {
                         return Err(bad(f.json, &format!("no row {id} in {table}")));
                     }
-                    Val::Int(Some(id))
+                    SqlValue::Int(id)
                 }
             };
             out.push(val);
@@ -180,60 +175,33 @@ impl Resource {
         Ok(out)
     }
 
-    fn bind_all<'q>(
-        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-        vals: Vec<Val>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        for v in vals {
-            q = match v {
-                Val::Text(t) => q.bind(t),
-                Val::Int(i) => q.bind(i),
-            };
-        }
-        q
-    }
-
     pub async fn create(
         &self,
-        conn: &mut TenantConnection,
+        conn: &mut EngineConnection,
         input: &Value,
     ) -> Result<Value, ApiError> {
-        let vals = self.validate(conn, input, None).await?;
+        let mut vals = self.validate(conn, input, None).await?;
         let cols: Vec<_> = self.fields.iter().map(|f| f.column).collect();
         let marks = vec!["?"; cols.len() + 2].join(", ");
-        let mut q = format!(
+        let q = format!(
             "INSERT INTO {} ({}, created_at, updated_at) VALUES ({marks})",
             self.table,
             cols.join(", ")
         );
-        let now = db::now();
-        // MySQL has no INSERT … RETURNING (MariaDB has, MySQL not): it reports the id instead.
-        let returning = conn.engine() != tenantry::tenant::Engine::Mysql;
-        if returning {
-            q.push_str(" RETURNING id");
-        }
-        let q = conn.sql(&q).into_owned();
-        let query = Self::bind_all(sqlx::query(&q), vals)
-            .bind(now.clone())
-            .bind(now);
-        let id = if returning {
-            query.fetch_one(&mut **conn).await?.try_get::<i64, _>(0)?
-        } else {
-            let done = query.execute(&mut **conn).await?;
-            done.last_insert_id()
-                .ok_or_else(|| ApiError::internal(&sqlx::Error::RowNotFound))?
-        };
+        let now = chrono::Utc::now();
+        vals.extend([SqlValue::Time(now), SqlValue::Time(now)]);
+        let id = conn.insert_returning_id(&q, &vals).await?;
         self.get(conn, id).await
     }
 
     pub async fn update(
         &self,
-        conn: &mut TenantConnection,
+        conn: &mut EngineConnection,
         id: i64,
         input: &Value,
     ) -> Result<Value, ApiError> {
         let base = self.get(conn, id).await?;
-        let vals = self.validate(conn, input, Some(&base)).await?;
+        let mut vals = self.validate(conn, input, Some(&base)).await?;
         let sets: Vec<_> = self
             .fields
             .iter()
@@ -244,23 +212,16 @@ impl Resource {
             self.table,
             sets.join(", ")
         );
-        let q = conn.sql(&q).into_owned();
-        Self::bind_all(sqlx::query(&q), vals)
-            .bind(db::now())
-            .bind(id)
-            .execute(&mut **conn)
-            .await?;
+        vals.extend([SqlValue::Time(chrono::Utc::now()), SqlValue::Int(id)]);
+        conn.execute(&q, &vals).await?;
         self.get(conn, id).await
     }
 
-    pub async fn delete(&self, conn: &mut TenantConnection, id: i64) -> Result<(), ApiError> {
+    pub async fn delete(&self, conn: &mut EngineConnection, id: i64) -> Result<(), ApiError> {
         self.get(conn, id).await?;
         for (table, column) in self.referenced_by {
             let q = format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?");
-            let n: i64 = sqlx::query_scalar(&conn.sql(&q))
-                .bind(id)
-                .fetch_one(&mut **conn)
-                .await?;
+            let n = conn.fetch_i64(&q, &[SqlValue::Int(id)]).await?;
             if n > 0 {
                 return Err(ApiError::new(
                     axum::http::StatusCode::CONFLICT,
@@ -273,10 +234,7 @@ impl Resource {
             }
         }
         let q = format!("DELETE FROM {} WHERE id = ?", self.table);
-        sqlx::query(&conn.sql(&q))
-            .bind(id)
-            .execute(&mut **conn)
-            .await?;
+        conn.execute(&q, &[SqlValue::Int(id)]).await?;
         Ok(())
     }
 }

@@ -33,7 +33,10 @@ async fn dedicated_tenants_are_provisioned_on_postgres_and_mariadb_with_a_genera
         let (s, body) = create(&t, &owner, json!({"code": code, "name": "Co", "placement": "dedicated", "server": name, "database": db})).await;
         assert_eq!(s, StatusCode::CREATED, "{body}");
         assert_eq!(body["tenant"]["status"], "active");
-        assert_eq!(body["tenant"]["schemaVersion"], 1);
+        assert_eq!(
+            body["tenant"]["schemaVersion"],
+            tenantry::migrate::latest_version(tenantry::tenant::Engine::Postgres)
+        );
         let password = body["adminPassword"].as_str().unwrap();
         assert!(password.len() >= 16);
         assert_eq!(login_with(&t, code, password).await, StatusCode::OK);
@@ -202,7 +205,10 @@ async fn external_database_with_an_empty_schema_is_refused_unless_migrations_are
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{resp}");
-    assert_eq!(resp["tenant"]["schemaVersion"], 1);
+    assert_eq!(
+        resp["tenant"]["schemaVersion"],
+        tenantry::migrate::latest_version(tenantry::tenant::Engine::Mysql)
+    );
 }
 
 #[tokio::test]

@@ -106,13 +106,15 @@ async fn demo_seeds_five_distinct_tenants_and_restarts_idempotently() {
         let mut out = Vec::new();
         for c in app.registry().all_configs().await.unwrap() {
             let mut conn = app.pools().acquire(&c).await.unwrap();
+            // The demo's tenants are SQLite: the typed connection is the engine's own.
+            let lite = conn.as_sqlite().expect("demo tenants are SQLite");
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
-                .fetch_one(&mut *conn)
+                .fetch_one(&mut *lite)
                 .await
                 .unwrap();
             let first: String =
                 sqlx::query_scalar("SELECT name FROM customers ORDER BY id LIMIT 1")
-                    .fetch_one(&mut *conn)
+                    .fetch_one(&mut *lite)
                     .await
                     .unwrap();
             out.push((

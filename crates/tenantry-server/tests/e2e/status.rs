@@ -187,6 +187,7 @@ async fn health_tenants_needs_an_owner_token_and_reports_every_tenant() {
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let owner = t.owner_token().await;
+    let pools_before = t.app.pools().active_pools();
     let (s, body) = t
         .call(Method::GET, "/api/health/tenants", Some(&owner), None)
         .await;
@@ -196,12 +197,20 @@ async fn health_tenants_needs_an_owner_token_and_reports_every_tenant() {
     for r in tenants {
         assert_eq!(r["connected"], true, "{r}");
         assert!(r["latencyMs"].as_f64().unwrap() >= 0.0);
-        assert_eq!(r["schemaVersion"], 1);
+        let engine: tenantry::tenant::Engine = r["engine"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            r["schemaVersion"],
+            tenantry::migrate::latest_version(engine)
+        );
         assert_eq!(r["status"], "active");
         assert_eq!(r["hosting"], "ours");
     }
     assert_eq!(tenants[1]["engine"], "mysql");
-    assert!(body["activePools"].as_u64().unwrap() >= 2);
+    assert!(tenants[1]["serverHost"].as_str().is_some());
+    assert_eq!(tenants[1]["serverLocation"], "test (ours)");
+    // Probes use connections of their own: health opens no pool.
+    assert_eq!(body["activePools"].as_u64(), Some(pools_before));
+    assert_eq!(t.app.pools().active_pools(), pools_before);
     assert!(body["cachedConfigs"].as_u64().is_some());
     let (s, body) = t.call(Method::GET, "/api/health", None, None).await;
     assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("ok")));

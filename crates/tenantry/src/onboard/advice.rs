@@ -246,6 +246,8 @@ mod tests {
             username: Some("acme_app".into()),
             password: None,
             tls: TlsMode::Require,
+            server_id: uuid::Uuid::nil(),
+            server_max_connections: None,
             fingerprint: 0,
         }
     }

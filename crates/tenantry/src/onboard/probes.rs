@@ -203,7 +203,7 @@ pub(super) async fn ddl(run: &mut Run, src: &DataSource, conn: &mut AnyConnectio
 /// Check 6: the applied migration version against this binary's newest.
 pub(super) async fn schema(run: &mut Run, target: OnboardTarget<'_>, conn: &mut AnyConnection) {
     let (src, started) = (target.source, Instant::now());
-    let outcome = within(SQL_TIMEOUT, crate::migrate::applied_version(conn)).await;
+    let outcome = within(SQL_TIMEOUT, crate::migrate::applied_version_any(conn)).await;
     let (status, message) = match outcome {
         Some(Ok(v)) => advice::schema_status(
             v,

@@ -3,11 +3,15 @@
 //! cooldown one request is let through as a probe; its success closes the circuit.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use uuid::Uuid;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
+    /// `host:port` (or the SQLite directory), for operators.
+    label: String,
     failures: u32,
     open_until: Option<Instant>,
 }
@@ -17,7 +21,9 @@ pub struct Breakers {
     threshold: u32,
     cooldown: Duration,
     /// A std mutex: held only for a map lookup, never across an `.await`.
-    servers: Mutex<HashMap<String, State>>,
+    servers: Mutex<HashMap<Uuid, State>>,
+    /// Entries in `servers`: the hot path (no failures anywhere) skips the lock entirely.
+    tracked: AtomicUsize,
 }
 
 impl Breakers {
@@ -26,14 +32,18 @@ impl Breakers {
             threshold: threshold.max(1),
             cooldown,
             servers: Mutex::new(HashMap::new()),
+            tracked: AtomicUsize::new(0),
         }
     }
 
     /// `Err(remaining)` while the server's circuit is open. Once the cooldown has passed, lets one
     /// caller through and re-arms the cooldown for the others, so only one probe is in flight.
-    pub fn check(&self, server: &str) -> Result<(), Duration> {
+    pub fn check(&self, server: Uuid) -> Result<(), Duration> {
+        if self.tracked.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
         let mut map = self.servers.lock().expect("breaker mutex poisoned");
-        let Some(state) = map.get_mut(server) else {
+        let Some(state) = map.get_mut(&server) else {
             return Ok(());
         };
         match state.open_until {
@@ -50,27 +60,45 @@ impl Breakers {
         }
     }
 
-    pub fn success(&self, server: &str) {
+    pub fn success(&self, server: Uuid) {
+        if self.tracked.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let mut map = self.servers.lock().expect("breaker mutex poisoned");
-        map.remove(server);
+        if map.remove(&server).is_some() {
+            self.tracked.store(map.len(), Ordering::Release);
+        }
     }
 
-    pub fn failure(&self, server: &str) {
+    pub fn failure(&self, server: Uuid, label: &str) {
         let mut map = self.servers.lock().expect("breaker mutex poisoned");
-        let state = map.entry(server.to_owned()).or_default();
+        let state = map.entry(server).or_insert_with(|| State {
+            label: label.to_owned(),
+            failures: 0,
+            open_until: None,
+        });
         state.failures += 1;
         if state.failures >= self.threshold {
             state.open_until = Some(Instant::now() + self.cooldown);
         }
+        self.tracked.store(map.len(), Ordering::Release);
     }
 
-    /// Servers whose circuit is open now.
+    /// Whether the server's circuit is open now.
+    pub fn is_open(&self, server: Uuid) -> bool {
+        let map = self.servers.lock().expect("breaker mutex poisoned");
+        map.get(&server)
+            .and_then(|s| s.open_until)
+            .is_some_and(|u| u > Instant::now())
+    }
+
+    /// Servers whose circuit is open now (their labels).
     pub fn open_servers(&self) -> Vec<String> {
         let now = Instant::now();
         let map = self.servers.lock().expect("breaker mutex poisoned");
-        map.iter()
-            .filter(|(_, s)| s.open_until.is_some_and(|u| u > now))
-            .map(|(k, _)| k.clone())
+        map.values()
+            .filter(|s| s.open_until.is_some_and(|u| u > now))
+            .map(|s| s.label.clone())
             .collect()
     }
 }
@@ -79,35 +107,43 @@ impl Breakers {
 mod tests {
     use super::*;
 
+    fn ids() -> (Uuid, Uuid) {
+        (Uuid::from_u128(1), Uuid::from_u128(2))
+    }
+
     #[test]
     fn circuit_opens_after_threshold_failures_and_only_for_that_server() {
+        let (a, other) = ids();
         let b = Breakers::new(2, Duration::from_secs(60));
-        b.failure("a:1");
-        assert!(b.check("a:1").is_ok());
-        b.failure("a:1");
-        assert!(b.check("a:1").is_err());
-        assert!(b.check("b:1").is_ok());
+        b.failure(a, "a:1");
+        assert!(b.check(a).is_ok());
+        b.failure(a, "a:1");
+        assert!(b.check(a).is_err());
+        assert!(b.is_open(a));
+        assert!(b.check(other).is_ok());
         assert_eq!(b.open_servers(), vec!["a:1".to_owned()]);
     }
 
     #[test]
     fn success_closes_the_circuit() {
+        let (a, _) = ids();
         let b = Breakers::new(1, Duration::from_millis(0));
-        b.failure("a:1");
+        b.failure(a, "a:1");
         // cooldown of zero: the next check is the probe
-        assert!(b.check("a:1").is_ok());
-        b.success("a:1");
-        assert!(b.check("a:1").is_ok());
+        assert!(b.check(a).is_ok());
+        b.success(a);
+        assert!(b.check(a).is_ok());
         assert!(b.open_servers().is_empty());
     }
 
     #[test]
     fn after_cooldown_only_one_probe_goes_through() {
+        let (a, _) = ids();
         let b = Breakers::new(1, Duration::from_millis(30));
-        b.failure("a:1");
-        assert!(b.check("a:1").is_err());
+        b.failure(a, "a:1");
+        assert!(b.check(a).is_err());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(b.check("a:1").is_ok(), "probe let through");
-        assert!(b.check("a:1").is_err(), "second caller still fails fast");
+        assert!(b.check(a).is_ok(), "probe let through");
+        assert!(b.check(a).is_err(), "second caller still fails fast");
     }
 }

@@ -1,53 +1,114 @@
 //! A connection checked out of a tenant's pool.
 
+use super::manager::TenantManager;
+use crate::db::EngineConnection;
 use crate::tenant::Engine;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection};
+use deadpool::managed::Object;
+use sqlx::mysql::MySqlConnection;
+use sqlx::postgres::PgConnection;
+use sqlx::sqlite::SqliteConnection;
 use std::ops::{Deref, DerefMut};
-use tokio::sync::OwnedSemaphorePermit;
 
-/// Derefs to the `AnyConnection`; returns to its pool (and frees its share of the global budget)
-/// on drop.
+/// Derefs to the tenant's typed [`EngineConnection`]; returns to its pool on drop (or is closed,
+/// if [poisoned](TenantConnection::poison)).
+///
+/// ```ignore
+/// async fn handler(TenantDb(mut db): TenantDb) -> Result<Json<Vec<Ticket>>, ApiError> {
+///     let pg = db.as_postgres().ok_or(...)?;           // &mut sqlx::PgConnection
+///     let rows = sqlx::query_as!(Ticket, "SELECT …").fetch_all(pg).await?;
+///     …
+/// }
+/// ```
 pub struct TenantConnection {
-    conn: PoolConnection<Any>,
-    engine: Engine,
-    /// Held for as long as the connection is checked out.
-    _permit: Option<OwnedSemaphorePermit>,
+    /// `None` only during drop.
+    obj: Option<Object<TenantManager>>,
+    poisoned: bool,
 }
 
 impl TenantConnection {
-    pub(crate) fn new(
-        conn: PoolConnection<Any>,
-        engine: Engine,
-        permit: Option<OwnedSemaphorePermit>,
-    ) -> Self {
+    pub(crate) fn new(obj: Object<TenantManager>) -> Self {
         Self {
-            conn,
-            engine,
-            _permit: permit,
+            obj: Some(obj),
+            poisoned: false,
         }
+    }
+
+    fn conn(&self) -> &EngineConnection {
+        &self
+            .obj
+            .as_ref()
+            .expect("connection present until drop")
+            .conn
+    }
+
+    fn conn_mut(&mut self) -> &mut EngineConnection {
+        &mut self
+            .obj
+            .as_mut()
+            .expect("connection present until drop")
+            .conn
     }
 
     /// The engine behind this connection (for per-engine SQL).
     pub fn engine(&self) -> Engine {
-        self.engine
+        self.conn().engine()
     }
 
     /// Rewrites `?` placeholders for this connection's engine.
     pub fn sql<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        crate::db::sql(self.engine, text)
+        crate::db::sql(self.engine(), text)
+    }
+
+    pub fn as_postgres(&mut self) -> Option<&mut PgConnection> {
+        self.conn_mut().as_postgres()
+    }
+
+    pub fn as_mysql(&mut self) -> Option<&mut MySqlConnection> {
+        self.conn_mut().as_mysql()
+    }
+
+    pub fn as_sqlite(&mut self) -> Option<&mut SqliteConnection> {
+        self.conn_mut().as_sqlite()
+    }
+
+    /// Marks the connection unusable (a query was cut off, an I/O error, a request timed out): it
+    /// is closed instead of being returned to the pool.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    /// Poisons the connection when `err` says it may be broken; returns `err`.
+    pub fn check(&mut self, err: sqlx::Error) -> sqlx::Error {
+        if matches!(
+            err,
+            sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
+        ) {
+            self.poison();
+        }
+        err
+    }
+}
+
+impl Drop for TenantConnection {
+    fn drop(&mut self) {
+        if let Some(obj) = self.obj.take() {
+            if self.poisoned {
+                // Detached from the pool and dropped: its budget permits are freed with it.
+                drop(Object::take(obj));
+            }
+        }
     }
 }
 
 impl Deref for TenantConnection {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.conn
+    type Target = EngineConnection;
+    fn deref(&self) -> &EngineConnection {
+        self.conn()
     }
 }
 
 impl DerefMut for TenantConnection {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.conn
+    fn deref_mut(&mut self) -> &mut EngineConnection {
+        self.conn_mut()
     }
 }

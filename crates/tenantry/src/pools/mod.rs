@@ -2,33 +2,40 @@
 //!
 //! - Pools live in a `moka` cache keyed by tenant id: `max_pools` caps them (least recently used
 //!   goes first) and `pool_idle_timeout` closes pools nobody used for that long.
-//! - An evicted pool is closed gracefully in the background: connections already checked out keep
-//!   working until returned. A request that raced an eviction retries once on a fresh pool.
+//! - Each pool is a `deadpool` pool of typed connections ([`crate::db::EngineConnection`]), so an
+//!   embedding application gets its engine's own driver.
+//! - The connection budget bounds **open** connections, platform-wide (`max_total_connections`)
+//!   and per data server (the server row's `max_connections`). When it is full, idle connections
+//!   of other tenants are closed before a request waits.
+//! - An evicted pool is closed gracefully: connections already checked out keep working until
+//!   returned, then close. A request that raced an eviction retries once on a fresh pool.
 //! - Each pool remembers the fingerprint of the data source it was built from; a changed config
 //!   (new host, new password, new limits) builds a new pool on the next request.
-//! - A circuit breaker per data server fails requests fast while the server is down; a global
-//!   semaphore (optional) bounds connections checked out across all tenants.
+//! - A circuit breaker per data server fails requests fast while the server is down.
 //!
-//! The hot path (a warm pool) takes no lock across an `.await`.
+//! The hot path (a warm pool) reads no registry row and takes no lock across an `.await`.
 
 mod breaker;
+mod budget;
 mod connection;
+mod manager;
 mod settings;
 
 pub use breaker::Breakers;
 pub use connection::TenantConnection;
+pub use manager::PooledConnection;
 pub use settings::PoolManagerSettings;
 
 use crate::registry::TenantConfig;
-use crate::tenant::Engine;
+use budget::Budget;
+use deadpool::managed::{Pool, PoolError as DeadpoolError};
+use manager::TenantManager;
 use moka::notification::RemovalCause;
 use moka::sync::Cache;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::AnyPool;
-use std::str::FromStr;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,14 +53,19 @@ pub enum PoolError {
     },
     #[error("all connections of the platform are in use")]
     BudgetExhausted,
+    #[error("the pool manager is shut down")]
+    Closed,
     #[error("invalid data source: {0}")]
     Config(String),
 }
 
+type TenantDeadpool = Pool<TenantManager>;
+
 /// One tenant's pool and the fingerprint of the config it was built from.
 struct TenantPool {
-    pool: AnyPool,
+    pool: TenantDeadpool,
     fingerprint: u64,
+    server_id: Uuid,
 }
 
 /// A cheap `Clone` handle; the housekeeping task stops when the last handle is dropped.
@@ -62,38 +74,75 @@ pub struct PoolManager {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     pools: Cache<Uuid, Arc<TenantPool>>,
     breakers: Breakers,
-    /// Bounds connections checked out at once across all tenants, so one tenant's burst (or
-    /// 10,000 tenants) cannot take more than the platform allows. `None`: unbounded.
-    budget: Option<Arc<Semaphore>>,
+    pub(crate) budget: Budget,
     settings: PoolManagerSettings,
+    /// Pools closed by the LRU cap or the idle timeout.
+    evictions: AtomicU64,
+    /// Pools built (first use, or rebuilt after a config change).
+    pools_opened: AtomicU64,
+}
+
+/// One tenant's pool as the manager sees it (no I/O).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolState {
+    /// Connections open (idle + in use).
+    pub open: usize,
+    pub idle: usize,
+    pub in_use: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
+    pub max: usize,
+}
+
+/// The manager's totals, for health and metrics.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolStats {
+    pub pools: u64,
+    pub pools_opened: u64,
+    pub evictions: u64,
+    pub connections_open: usize,
+    pub connections_peak: usize,
+    pub connections_opened: u64,
+    pub connections_closed: u64,
+    pub connections_reclaimed: u64,
+    pub max_total_connections: Option<usize>,
+    pub open_circuits: Vec<String>,
 }
 
 impl PoolManager {
     /// Creates the manager. Must be called inside a Tokio runtime (it spawns housekeeping).
     pub fn new(settings: PoolManagerSettings) -> Self {
-        crate::db::install_drivers();
-        let runtime = tokio::runtime::Handle::current();
-        let pools = Cache::builder()
-            .max_capacity(settings.max_pools)
-            .time_to_idle(settings.pool_idle_timeout)
-            .eviction_listener(
-                move |id: Arc<Uuid>, pool: Arc<TenantPool>, cause: RemovalCause| {
-                    tracing::debug!(tenant_id = %id, ?cause, "closing tenant pool");
-                    let pool = pool.pool.clone();
-                    runtime.spawn(async move { pool.close().await });
-                },
-            )
-            .build();
-        let inner = Arc::new(Inner {
-            pools,
-            breakers: Breakers::new(settings.breaker_threshold, settings.breaker_cooldown),
-            budget: settings
-                .max_total_connections
-                .map(|n| Arc::new(Semaphore::new(n))),
-            settings,
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let owner = weak.clone();
+            let pools = Cache::builder()
+                .max_capacity(settings.max_pools)
+                .time_to_idle(settings.pool_idle_timeout)
+                .eviction_listener(
+                    move |id: Arc<Uuid>, pool: Arc<TenantPool>, cause: RemovalCause| {
+                        tracing::debug!(tenant_id = %id, ?cause, "closing tenant pool");
+                        if cause.was_evicted() {
+                            if let Some(inner) = owner.upgrade() {
+                                inner.evictions.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        // Idle connections close now; checked-out ones close when returned.
+                        pool.pool.close();
+                    },
+                )
+                .build();
+            Inner {
+                pools,
+                breakers: Breakers::new(settings.breaker_threshold, settings.breaker_cooldown),
+                budget: Budget::new(settings.max_total_connections),
+                settings,
+                evictions: AtomicU64::new(0),
+                pools_opened: AtomicU64::new(0),
+            }
         });
         spawn_housekeeping(Arc::downgrade(&inner));
         Self { inner }
@@ -102,64 +151,78 @@ impl PoolManager {
     /// Checks out a connection from the tenant's pool, creating or rebuilding the pool as needed.
     #[tracing::instrument(skip_all, fields(tenant = %config.tenant.code))]
     pub async fn acquire(&self, config: &TenantConfig) -> Result<TenantConnection, PoolError> {
-        let server = config.source.server_key();
-        if let Err(retry_in) = self.inner.breakers.check(&server) {
-            return Err(PoolError::CircuitOpen { server, retry_in });
+        let server = &config.source;
+        let breakers = &self.inner.breakers;
+        if let Err(retry_in) = breakers.check(server.server_id) {
+            return Err(PoolError::CircuitOpen {
+                server: server.server_key(),
+                retry_in,
+            });
         }
         let timeout = Duration::from_millis(config.tenant.pool.acquire_timeout_ms);
-        let permit = match &self.inner.budget {
-            Some(sem) => Some(
-                tokio::time::timeout(timeout, sem.clone().acquire_owned())
-                    .await
-                    .map_err(|_| PoolError::BudgetExhausted)?
-                    .expect("budget semaphore is never closed"),
-            ),
-            None => None,
-        };
         let mut retried = false;
         loop {
-            let pool = self.pool_for(config)?;
-            match tokio::time::timeout(timeout, pool.acquire()).await {
-                Ok(Ok(conn)) => {
-                    self.inner.breakers.success(&server);
-                    return Ok(TenantConnection::new(conn, config.source.engine, permit));
+            let pool = self.pool_for(config);
+            match tokio::time::timeout(timeout, pool.get()).await {
+                Ok(Ok(obj)) => {
+                    breakers.success(server.server_id);
+                    return Ok(TenantConnection::new(obj));
                 }
-                Ok(Err(sqlx::Error::PoolClosed)) if !retried => {
-                    // The pool was evicted between lookup and acquire: use a fresh one.
+                Ok(Err(DeadpoolError::Closed)) if !retried => {
+                    // The pool was evicted between lookup and checkout: use a fresh one.
                     self.inner.pools.invalidate(&config.tenant.id);
                     retried = true;
                 }
-                Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => {
+                Ok(Err(DeadpoolError::Backend(e))) => {
+                    if matches!(e, PoolError::Connect { .. }) {
+                        breakers.failure(server.server_id, &server.server_key());
+                    }
+                    return Err(e);
+                }
+                Ok(Err(_)) | Err(_) => {
                     // A pool with no open connection that times out could not reach its server; a
                     // pool whose connections are all busy is merely saturated.
-                    if pool.size() == 0 {
-                        self.inner.breakers.failure(&server);
+                    if pool.status().size == 0 {
+                        breakers.failure(server.server_id, &server.server_key());
                     }
-                    return Err(PoolError::Timeout { server, timeout });
-                }
-                Ok(Err(source)) => {
-                    self.inner.breakers.failure(&server);
-                    return Err(PoolError::Connect { server, source });
+                    return Err(PoolError::Timeout {
+                        server: server.server_key(),
+                        timeout,
+                    });
                 }
             }
         }
     }
 
     /// The tenant's current pool, built lazily (no I/O here) when missing or stale.
-    fn pool_for(&self, config: &TenantConfig) -> Result<AnyPool, PoolError> {
+    fn pool_for(&self, config: &TenantConfig) -> TenantDeadpool {
         let id = config.tenant.id;
         if let Some(p) = self.inner.pools.get(&id) {
             if p.fingerprint == config.source.fingerprint && !p.pool.is_closed() {
-                return Ok(p.pool.clone());
+                return p.pool.clone();
             }
         }
-        let pool = Arc::new(TenantPool {
-            pool: build_pool(config, &self.inner.settings)?,
+        let manager = TenantManager {
+            tenant_id: id,
+            source: config.source.clone(),
+            statement_timeout_ms: config.tenant.pool.statement_timeout_ms,
+            acquire_timeout: Duration::from_millis(config.tenant.pool.acquire_timeout_ms),
+            ping_after_idle: self.inner.settings.ping_after_idle,
+            owner: Arc::downgrade(&self.inner),
+        };
+        let pool = Pool::builder(manager)
+            .max_size(config.tenant.pool.max_connections.max(1) as usize)
+            .build()
+            .expect("a pool without runtime-dependent timeouts always builds");
+        let entry = Arc::new(TenantPool {
+            pool: pool.clone(),
             fingerprint: config.source.fingerprint,
+            server_id: config.source.server_id,
         });
         // Replacing an entry hands the old pool to the eviction listener, which closes it.
-        self.inner.pools.insert(id, pool.clone());
-        Ok(pool.pool.clone())
+        self.inner.pools.insert(id, entry);
+        self.inner.pools_opened.fetch_add(1, Ordering::Relaxed);
+        pool
     }
 
     /// Closes and forgets a tenant's pool (e.g. on suspension).
@@ -179,21 +242,114 @@ impl PoolManager {
         self.inner.pools.contains_key(&tenant_id)
     }
 
+    /// A tenant's pool state, without touching its recency (health must not disturb the LRU).
+    pub fn pool_state(&self, tenant_id: Uuid) -> Option<PoolState> {
+        // `iter` does not count as an access for the LRU, unlike `get`.
+        self.inner
+            .pools
+            .iter()
+            .find(|(id, _)| **id == tenant_id)
+            .map(|(_, p)| state_of(&p.pool))
+    }
+
+    /// Every open pool's state, keyed by tenant id (no I/O, LRU untouched).
+    pub fn pool_states(&self) -> std::collections::HashMap<Uuid, PoolState> {
+        self.inner
+            .pools
+            .iter()
+            .map(|(id, p)| (*id, state_of(&p.pool)))
+            .collect()
+    }
+
     pub fn open_circuits(&self) -> Vec<String> {
         self.inner.breakers.open_servers()
     }
 
+    /// Whether a data server's circuit is open now (requests for its tenants fail fast).
+    pub fn circuit_open(&self, server_id: Uuid) -> bool {
+        self.inner.breakers.is_open(server_id)
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let c = &self.inner.budget.counters;
+        PoolStats {
+            pools: self.active_pools(),
+            pools_opened: self.inner.pools_opened.load(Ordering::Relaxed),
+            evictions: self.inner.evictions.load(Ordering::Relaxed),
+            connections_open: c.open.load(Ordering::Relaxed),
+            connections_peak: c.peak.load(Ordering::Relaxed),
+            connections_opened: c.opened.load(Ordering::Relaxed),
+            connections_closed: c.closed.load(Ordering::Relaxed),
+            connections_reclaimed: c.reclaimed.load(Ordering::Relaxed),
+            max_total_connections: self.inner.settings.max_total_connections,
+            open_circuits: self.open_circuits(),
+        }
+    }
+
     /// Closes every pool (on shutdown).
     pub async fn close_all(&self) {
-        let pools: Vec<_> = self
-            .inner
-            .pools
-            .iter()
-            .map(|(_, p)| p.pool.clone())
-            .collect();
+        for (_, p) in self.inner.pools.iter() {
+            p.pool.close();
+        }
         self.inner.pools.invalidate_all();
-        for p in pools {
-            p.close().await;
+        self.inner.pools.run_pending_tasks();
+    }
+}
+
+fn state_of(pool: &TenantDeadpool) -> PoolState {
+    let s = pool.status();
+    PoolState {
+        open: s.size,
+        idle: s.available,
+        in_use: s.size - s.available,
+        waiting: s.waiting,
+        max: s.max_size,
+    }
+}
+
+impl Inner {
+    /// Closes one idle connection of another tenant (on `server` only, when given), the one idle
+    /// longest. Returns whether one was closed. Called only when the budget is full.
+    pub(crate) fn reclaim_idle(&self, server: Option<Uuid>, except: Uuid) -> bool {
+        let mut best: Option<(Duration, Arc<TenantPool>)> = None;
+        for (id, p) in self.pools.iter() {
+            if *id == except || server.is_some_and(|s| s != p.server_id) {
+                continue;
+            }
+            if p.pool.status().available == 0 {
+                continue;
+            }
+            let mut longest = Duration::ZERO;
+            p.pool.retain(|_, m| {
+                longest = longest.max(m.last_used());
+                true
+            });
+            if best.as_ref().is_none_or(|(d, _)| longest > *d) {
+                best = Some((longest, p));
+            }
+        }
+        let Some((idle_for, pool)) = best else {
+            return false;
+        };
+        let mut closed = false;
+        let removed = pool.pool.retain(|_, m| {
+            let take = !closed && m.last_used() >= idle_for;
+            closed |= take;
+            !take
+        });
+        let n = removed.removed.len() as u64;
+        self.budget
+            .counters
+            .reclaimed
+            .fetch_add(n, Ordering::Relaxed);
+        n > 0
+    }
+
+    /// Closes connections idle longer than `connection_idle_timeout`, in every pool.
+    fn close_idle_connections(&self) {
+        let max_idle = self.settings.connection_idle_timeout;
+        for (_, p) in self.pools.iter() {
+            p.pool.retain(|_, m| m.last_used() < max_idle);
         }
     }
 }
@@ -202,7 +358,8 @@ fn spawn_housekeeping(inner: Weak<Inner>) {
     let period = inner
         .upgrade()
         .map(|i| {
-            (i.settings.pool_idle_timeout / 4)
+            let s = &i.settings;
+            (s.pool_idle_timeout.min(s.connection_idle_timeout) / 4)
                 .clamp(Duration::from_millis(50), Duration::from_secs(30))
         })
         .unwrap_or(Duration::from_secs(30));
@@ -211,70 +368,12 @@ fn spawn_housekeeping(inner: Weak<Inner>) {
         loop {
             tick.tick().await;
             match inner.upgrade() {
-                Some(inner) => inner.pools.run_pending_tasks(),
+                Some(inner) => {
+                    inner.pools.run_pending_tasks();
+                    inner.close_idle_connections();
+                }
                 None => break,
             }
         }
     });
-}
-
-/// Builds (lazily: nothing connects yet) the pool for one tenant's data source.
-fn build_pool(config: &TenantConfig, settings: &PoolManagerSettings) -> Result<AnyPool, PoolError> {
-    let source = &config.source;
-    let url = crate::db::connect_url(&source.target())
-        .map_err(|e| PoolError::Config(format!("bad address for {}: {e}", source.server_key())))?;
-    let options = AnyConnectOptions::from_str(&url).map_err(|_| {
-        PoolError::Config(format!(
-            "bad connection settings for {}",
-            source.server_key()
-        ))
-    })?;
-    let setup = session_setup(config)?;
-    Ok(AnyPoolOptions::new()
-        .max_connections(config.tenant.pool.max_connections)
-        .min_connections(0)
-        .acquire_timeout(Duration::from_millis(config.tenant.pool.acquire_timeout_ms))
-        .idle_timeout(Some(settings.connection_idle_timeout))
-        .test_before_acquire(false)
-        .after_connect(move |conn, _meta| {
-            let setup = setup.clone();
-            Box::pin(async move {
-                for (statement, must_succeed) in setup.iter() {
-                    let done = sqlx::Executor::execute(&mut *conn, statement.as_str()).await;
-                    if let Err(e) = done {
-                        if *must_succeed {
-                            return Err(e);
-                        }
-                    }
-                }
-                Ok(())
-            })
-        })
-        .connect_lazy_with(options))
-}
-
-/// Statements run once per new connection (never per checkout), with whether each must succeed.
-fn session_setup(config: &TenantConfig) -> Result<Arc<Vec<(String, bool)>>, PoolError> {
-    let timeout_ms = config.tenant.pool.statement_timeout_ms;
-    let mut setup = Vec::new();
-    match config.source.engine {
-        Engine::Postgres => {
-            if let Some(schema) = &config.source.schema {
-                let schema = crate::tenant::DatabaseName::parse(schema)
-                    .map_err(|e| PoolError::Config(e.to_string()))?;
-                setup.push((format!("SET search_path TO \"{schema}\""), true));
-            }
-            setup.push((format!("SET statement_timeout = {timeout_ms}"), true));
-        }
-        Engine::Mysql => {
-            // MariaDB's name for it; MySQL answers with an error, which is not fatal.
-            let secs = timeout_ms as f64 / 1000.0;
-            setup.push((format!("SET SESSION max_statement_time = {secs}"), false));
-        }
-        Engine::Sqlite => {
-            setup.push(("PRAGMA foreign_keys = ON".to_owned(), true));
-            setup.push(("PRAGMA busy_timeout = 5000".to_owned(), true));
-        }
-    }
-    Ok(Arc::new(setup))
 }

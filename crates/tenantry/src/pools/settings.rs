@@ -19,9 +19,14 @@ pub struct PoolManagerSettings {
     /// How long an open circuit fails requests fast before one probe is let through. Default: 5 s.
     #[serde(with = "humantime_serde")]
     pub breaker_cooldown: Duration,
-    /// Most connections checked out at once across all tenants. Default: none (each tenant's own
-    /// `max_connections` still applies).
+    /// Most connections **open** at once across all tenants (idle ones included). When the budget
+    /// is full, idle connections of other tenants are closed before a request waits. Default: none
+    /// (each tenant's own `max_connections` and each server's `max_connections` still apply).
     pub max_total_connections: Option<usize>,
+    /// An idle connection unused for this long is pinged before it is handed out again; busier
+    /// ones are handed out without a round trip. Default: 1 s.
+    #[serde(with = "humantime_serde")]
+    pub ping_after_idle: Duration,
 }
 
 impl Default for PoolManagerSettings {
@@ -33,6 +38,7 @@ impl Default for PoolManagerSettings {
             breaker_threshold: 3,
             breaker_cooldown: Duration::from_secs(5),
             max_total_connections: None,
+            ping_after_idle: Duration::from_secs(1),
         }
     }
 }

@@ -8,12 +8,16 @@ mod engines;
 
 pub use engines::ServerAdmin;
 
+use crate::db::{EngineConnection, SqlValue};
 use crate::onboard::{self, OnboardTarget};
-use crate::pools::{PoolError, PoolManager};
+use crate::pools::PoolManager;
 use crate::registry::{NewTenant, Registry, RegistryError, Tenant};
 use crate::tenant::{DatabaseName, Placement, TenantCode, TenantStatus};
 use crate::{auth, db, migrate};
-use sqlx::AnyConnection;
+use std::time::Duration;
+
+/// Longest provisioning waits to connect to a new tenant database.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -200,11 +204,14 @@ impl Provisioner {
             }
             done("onboard");
         }
-        let mut conn = self
-            .pools
-            .acquire(&config)
+        // Migrations and the admin user run on a connection of their own: no statement timeout,
+        // and nothing enters (or evicts from) the tenants' pools.
+        let purpose = db::Purpose::Migration {
+            lock_timeout_ms: migrate::LOCK_TIMEOUT_MS,
+        };
+        let mut conn = EngineConnection::connect(&config.source, purpose, CONNECT_TIMEOUT)
             .await
-            .map_err(|e: PoolError| step("connect")(e))?;
+            .map_err(step("connect"))?;
         let engine = conn.engine();
         let version = if tenant.placement == Placement::External && !self.migrate_external {
             // Onboarding proved the customer's schema is current; we only record it.
@@ -213,34 +220,37 @@ impl Provisioner {
                 .map_err(step("migrate"))?
                 .unwrap_or(0)
         } else {
-            migrate::migrate_tenant(&mut conn, engine)
+            migrate::migrate_tenant(&mut conn)
                 .await
                 .map_err(step("migrate"))?
         };
-        self.registry.set_schema_version(code, version).await?;
+        let managed = tenant.placement != Placement::External || self.migrate_external;
+        let checksum = managed.then(|| migrate::fingerprint(engine, version));
+        self.registry
+            .set_schema_state(code, version, checksum.as_deref())
+            .await?;
+        if tenant.placement == Placement::External {
+            self.registry.set_schema_managed(code, managed).await?;
+        }
         done("migrate");
         // Created, or (on a retry, whose caller never saw the first password) given this password.
-        let created = ensure_user(
-            &mut conn,
-            engine,
-            "admin",
-            "Administrator",
-            "admin",
-            admin_password,
-        )
-        .await
-        .map_err(step("admin user"))?;
+        let created = ensure_user(&mut conn, "admin", "Administrator", "admin", admin_password)
+            .await
+            .map_err(step("admin user"))?;
         if !created {
-            sqlx::query(&db::sql(
-                engine,
-                "UPDATE users SET password_hash = ? WHERE username = ?",
-            ))
-            .bind(auth::hash_password(admin_password))
-            .bind("admin")
-            .execute(&mut *conn)
+            let hash = auth::hash_password(admin_password);
+            conn.execute(
+                "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
+                &[
+                    SqlValue::Text(hash),
+                    SqlValue::Time(chrono::Utc::now()),
+                    SqlValue::Text("admin".into()),
+                ],
+            )
             .await
             .map_err(step("admin user"))?;
         }
+        let _ = conn.close().await;
         done("admin user");
         Ok(())
     }
@@ -248,33 +258,34 @@ impl Provisioner {
 
 /// Creates a tenant user unless one of that name exists (idempotent). Returns whether it was created.
 pub async fn ensure_user(
-    conn: &mut AnyConnection,
-    engine: crate::tenant::Engine,
+    conn: &mut EngineConnection,
     username: &str,
     full_name: &str,
     role: &str,
     password: &str,
 ) -> Result<bool, sqlx::Error> {
-    let exists: i64 = sqlx::query_scalar(&db::sql(
-        engine,
-        "SELECT COUNT(*) FROM users WHERE username = ?",
-    ))
-    .bind(username)
-    .fetch_one(&mut *conn)
-    .await?;
+    let exists = conn
+        .fetch_i64(
+            "SELECT COUNT(*) FROM users WHERE username = ?",
+            &[SqlValue::Text(username.into())],
+        )
+        .await?;
     if exists > 0 {
         return Ok(false);
     }
-    sqlx::query(&db::sql(
-        engine,
-        "INSERT INTO users (username, full_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-    ))
-    .bind(username)
-    .bind(full_name)
-    .bind(role)
-    .bind(auth::hash_password(password))
-    .bind(db::now())
-    .execute(&mut *conn)
+    let now = chrono::Utc::now();
+    conn.execute(
+        "INSERT INTO users (username, full_name, role, password_hash, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+        &[
+            SqlValue::Text(username.into()),
+            SqlValue::Text(full_name.into()),
+            SqlValue::Text(role.into()),
+            SqlValue::Text(auth::hash_password(password)),
+            SqlValue::Time(now),
+            SqlValue::Time(now),
+        ],
+    )
     .await?;
     Ok(true)
 }

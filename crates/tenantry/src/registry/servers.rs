@@ -25,6 +25,9 @@ pub struct DataServer {
     pub tls: TlsMode,
     pub admin_username: Option<String>,
     pub has_admin_password: bool,
+    /// Most connections tenantry keeps open to this server (`None`: no cap). Keep it under the
+    /// server's own `max_connections`, leaving room for its administrators.
+    pub max_connections: Option<u32>,
     pub created_at: String,
 }
 
@@ -77,6 +80,9 @@ fn server_from_row(row: &AnyRow) -> Result<DataServer> {
             .try_get::<Option<String>, _>("admin_password_enc")?
             .is_some(),
         created_at: row.try_get("created_at")?,
+        max_connections: row
+            .try_get::<Option<i64>, _>("max_connections")?
+            .map(|n| n.clamp(1, u32::MAX as i64) as u32),
     })
 }
 
@@ -85,7 +91,7 @@ pub(crate) fn parse_uuid(text: String) -> Result<Uuid> {
         .map_err(|_| RegistryError::Invalid(InvalidValue::new("id", "not a UUID")))
 }
 
-const SERVER_COLUMNS: &str = "id, name, engine, host, port, hosting, region, tls_mode, admin_username, admin_password_enc, created_at";
+const SERVER_COLUMNS: &str = "id, name, engine, host, port, hosting, region, tls_mode, admin_username, admin_password_enc, created_at, max_connections";
 
 impl Registry {
     #[tracing::instrument(skip_all, fields(name = %new.name))]
@@ -230,6 +236,26 @@ impl Registry {
         .bind(id.to_string())
         .execute(self.pool())
         .await?;
+        self.invalidate_all();
+        Ok(())
+    }
+    /// Sets (or with `None` removes) the cap on connections tenantry keeps open to a server.
+    /// Pools follow on their next new connection.
+    pub async fn set_server_max_connections(&self, id: Uuid, max: Option<u32>) -> Result<()> {
+        if max == Some(0) {
+            return Err(InvalidValue::new("maxConnections", "must be positive").into());
+        }
+        let done = sqlx::query(
+            &self.sql("UPDATE data_servers SET max_connections = ?, updated_at = ? WHERE id = ?"),
+        )
+        .bind(max.map(i64::from))
+        .bind(db::now())
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(RegistryError::NotFound(format!("server {id}")));
+        }
         self.invalidate_all();
         Ok(())
     }

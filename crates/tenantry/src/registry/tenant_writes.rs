@@ -196,9 +196,33 @@ impl Registry {
     }
 
     pub async fn set_schema_version(&self, code: &TenantCode, version: i64) -> Result<()> {
-        let q = "UPDATE tenants SET schema_version = ?, updated_at = ? WHERE code = ?";
+        self.set_schema_state(code, version, None).await
+    }
+
+    /// Mirrors a tenant's schema: its version and the fingerprint of the migrations applied.
+    pub async fn set_schema_state(
+        &self,
+        code: &TenantCode,
+        version: i64,
+        checksum: Option<&str>,
+    ) -> Result<()> {
+        let q = "UPDATE tenants SET schema_version = ?, schema_checksum = ?, updated_at = ? WHERE code = ?";
         sqlx::query(&self.sql(q))
             .bind(version)
+            .bind(checksum.map(str::to_owned))
+            .bind(db::now())
+            .bind(code.as_str())
+            .execute(self.pool())
+            .await?;
+        self.inner.cache.invalidate(code);
+        Ok(())
+    }
+
+    /// Whether tenantry migrates this tenant's schema (customer-hosted tenants opt in).
+    pub async fn set_schema_managed(&self, code: &TenantCode, managed: bool) -> Result<()> {
+        let q = "UPDATE tenants SET schema_managed = ?, updated_at = ? WHERE code = ?";
+        sqlx::query(&self.sql(q))
+            .bind(i64::from(managed))
             .bind(db::now())
             .bind(code.as_str())
             .execute(self.pool())

@@ -60,6 +60,13 @@ pub struct Tenant {
     pub region: Option<String>,
     pub pool: PoolSettings,
     pub schema_version: Option<i64>,
+    /// Fingerprint of the migrations applied up to `schema_version` (see `migrate::fingerprint`):
+    /// a fleet run skips a tenant whose mirror matches the binary without opening a connection.
+    #[serde(skip)]
+    pub schema_checksum: Option<String>,
+    /// Whether tenantry migrates this tenant's schema. Customer-hosted databases are managed by
+    /// their owner unless they opted in at onboarding.
+    pub schema_managed: bool,
     pub plan: String,
     pub notes: Option<String>,
     pub created_at: String,
@@ -77,6 +84,10 @@ pub struct DataSource {
     pub username: Option<String>,
     pub password: Option<SecretString>,
     pub tls: TlsMode,
+    /// The data server's id: the key of its circuit breaker and connection cap.
+    pub server_id: Uuid,
+    /// The data server's cap on connections we keep open to it (`None`: no cap).
+    pub server_max_connections: Option<u32>,
     /// Changes whenever anything above (or the pool settings) changes; the pool manager rebuilds a
     /// tenant's pool when it sees a new fingerprint.
     pub fingerprint: u64,
@@ -109,7 +120,7 @@ impl DataSource {
         }
     }
 
-    /// `host:port` (or the SQLite directory): the key of the per-server circuit breaker.
+    /// `host:port` (or the SQLite directory): how operators name the server in messages.
     pub fn server_key(&self) -> String {
         match self.engine {
             Engine::Sqlite => self.host.clone(),
@@ -174,7 +185,8 @@ const TENANT_SELECT: &str = "SELECT t.id, t.code, t.name, t.subdomain, t.status,
     t.placement, t.engine, t.server_id, s.name AS server_name, t.database_name, t.schema_name, \
     t.username, t.password_enc, t.hosting, t.region, t.max_connections, t.acquire_timeout_ms, \
     t.statement_timeout_ms, t.schema_version, t.plan, t.notes, t.created_at, t.updated_at, \
-    s.host, s.port, s.tls_mode \
+    s.host, s.port, s.tls_mode, s.max_connections AS server_max_connections, \
+    t.schema_checksum, t.schema_managed \
     FROM tenants t JOIN data_servers s ON s.id = t.server_id";
 
 fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
@@ -203,6 +215,8 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
             statement_timeout_ms: row.try_get::<i64, _>("statement_timeout_ms")?.max(0) as u64,
         },
         schema_version: row.try_get("schema_version")?,
+        schema_checksum: row.try_get("schema_checksum")?,
+        schema_managed: row.try_get::<i64, _>("schema_managed")? != 0,
         plan: text("plan")?,
         notes: row.try_get("notes")?,
         created_at: text("created_at")?,
@@ -230,6 +244,10 @@ impl Registry {
             username: tenant.username.clone(),
             password,
             tls: row.try_get::<String, _>("tls_mode")?.parse()?,
+            server_id: tenant.server_id,
+            server_max_connections: row
+                .try_get::<Option<i64>, _>("server_max_connections")?
+                .map(|n| n.clamp(1, u32::MAX as i64) as u32),
             fingerprint: 0,
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -242,6 +260,7 @@ impl Registry {
         )
             .hash(&mut h);
         (&source.username, &password_enc, source.tls, tenant.pool).hash(&mut h);
+        source.server_max_connections.hash(&mut h);
         source.fingerprint = h.finish();
         Ok(TenantConfig { tenant, source })
     }

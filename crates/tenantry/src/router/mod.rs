@@ -8,7 +8,7 @@ mod error;
 mod extract;
 
 pub use error::ApiError;
-pub use extract::{Tenant, TenantDb, TenantUser};
+pub use extract::{Tenant, TenantDb, TenantPg, TenantUser};
 
 use crate::auth::{Claims, TokenKind, TokenSigner};
 use crate::pools::PoolManager;

@@ -1,7 +1,20 @@
-//! Engine-neutral database access on top of sqlx's `Any` driver.
+//! Database access.
 //!
-//! Statements are written once with `?` placeholders; [`sql`] rewrites them to `$1, $2, …` for
-//! PostgreSQL. Only placeholders are rewritten: values are always bound, never spliced.
+//! - [`conn`]: typed tenant connections ([`EngineConnection`]) in each engine's own driver, opened
+//!   from a data source with typed options (no password in any URL).
+//! - [`value`]: the library's own statements, written once with `?` placeholders and typed values
+//!   ([`SqlValue`]), run on any engine.
+//! - Admin and onboarding connections (DDL on a data server) use sqlx's `Any` driver through
+//!   [`connect_url`].
+//!
+//! [`sql`] rewrites `?` placeholders to `$1, $2, …` for PostgreSQL. Only placeholders are
+//! rewritten: values are always bound, never spliced.
+
+pub mod conn;
+pub mod value;
+
+pub use conn::{EngineConnection, Purpose};
+pub use value::{ColType, SqlValue, Values};
 
 use crate::tenant::{Engine, TlsMode};
 use secrecy::SecretString;
@@ -98,9 +111,14 @@ pub fn connect_url(t: &Target<'_>) -> Result<String, url::ParseError> {
     }
 }
 
-/// Current time as RFC 3339 text: the portable timestamp representation of every schema here.
+/// Current time as RFC 3339 text (the registry's timestamp representation).
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    timestamp(&chrono::Utc::now())
+}
+
+/// A timestamp as the API shows it: RFC 3339, UTC, milliseconds (`2026-11-23T17:20:12.123Z`).
+pub fn timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

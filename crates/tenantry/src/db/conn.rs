@@ -1,0 +1,212 @@
+//! Typed connections to a tenant database, in the engine's own driver.
+//!
+//! A tenant pool holds [`EngineConnection`]s, so an application that embeds tenantry keeps its
+//! engine's types (`timestamptz`, `jsonb`, `uuid`, arrays), `query!` checks, `COPY` and `LISTEN`.
+//! Connections are opened from a [`DataSource`] with typed options: no URL ever carries a password.
+
+use crate::registry::DataSource;
+use crate::tenant::{Engine, TlsMode};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, Executor};
+use std::path::Path;
+use std::time::Duration;
+
+/// A connection to one tenant database, of the engine's own driver.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EngineConnection {
+    Postgres(PgConnection),
+    Mysql(MySqlConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// What a connection is opened for; decides its session settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A pooled request connection: the tenant's statement timeout applies.
+    Pool { statement_timeout_ms: u64 },
+    /// Schema migrations: no statement timeout (long DDL on a big tenant must finish), but a lock
+    /// timeout, so a migration waiting on a busy table gives up instead of blocking the tenant.
+    Migration { lock_timeout_ms: u64 },
+    /// A short-lived health probe: a tight statement timeout.
+    Probe,
+}
+
+impl Purpose {
+    fn statement_timeout_ms(self) -> Option<u64> {
+        match self {
+            Purpose::Pool {
+                statement_timeout_ms,
+            } => Some(statement_timeout_ms),
+            Purpose::Migration { .. } => None,
+            Purpose::Probe => Some(2_000),
+        }
+    }
+}
+
+/// Prepared statements each pooled connection keeps: the sample API uses about 20, an embedding
+/// app a few dozen; sqlx's default of 100 costs memory on every one of thousands of connections.
+const STATEMENT_CACHE: usize = 64;
+
+impl EngineConnection {
+    pub fn engine(&self) -> Engine {
+        match self {
+            EngineConnection::Postgres(_) => Engine::Postgres,
+            EngineConnection::Mysql(_) => Engine::Mysql,
+            EngineConnection::Sqlite(_) => Engine::Sqlite,
+        }
+    }
+
+    /// Opens a connection to `source` within `timeout`. Errors never carry the password.
+    pub async fn connect(
+        source: &DataSource,
+        purpose: Purpose,
+        timeout: Duration,
+    ) -> Result<Self, sqlx::Error> {
+        match tokio::time::timeout(timeout, connect(source, purpose)).await {
+            Ok(result) => result,
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        }
+    }
+
+    /// One round trip; `Err` when the connection is broken.
+    pub async fn ping(&mut self) -> Result<(), sqlx::Error> {
+        match self {
+            EngineConnection::Postgres(c) => c.ping().await,
+            EngineConnection::Mysql(c) => c.ping().await,
+            EngineConnection::Sqlite(c) => c.ping().await,
+        }
+    }
+
+    /// Closes the connection gracefully (tells the server).
+    pub async fn close(self) -> Result<(), sqlx::Error> {
+        match self {
+            EngineConnection::Postgres(c) => c.close().await,
+            EngineConnection::Mysql(c) => c.close().await,
+            EngineConnection::Sqlite(c) => c.close().await,
+        }
+    }
+
+    /// Runs raw SQL text (one or more statements, no parameters).
+    pub async fn execute_raw(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        match self {
+            EngineConnection::Postgres(c) => c.execute(sql).await.map(drop),
+            EngineConnection::Mysql(c) => c.execute(sql).await.map(drop),
+            EngineConnection::Sqlite(c) => c.execute(sql).await.map(drop),
+        }
+    }
+
+    pub fn as_postgres(&mut self) -> Option<&mut PgConnection> {
+        match self {
+            EngineConnection::Postgres(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn as_mysql(&mut self) -> Option<&mut MySqlConnection> {
+        match self {
+            EngineConnection::Mysql(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn as_sqlite(&mut self) -> Option<&mut SqliteConnection> {
+        match self {
+            EngineConnection::Sqlite(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnection, sqlx::Error> {
+    match source.engine {
+        Engine::Postgres => {
+            let mut options = PgConnectOptions::new_without_pgpass()
+                .host(&source.host)
+                .port(source.port)
+                .database(&source.database)
+                .ssl_mode(match source.tls {
+                    TlsMode::Disable => PgSslMode::Disable,
+                    TlsMode::Prefer => PgSslMode::Prefer,
+                    TlsMode::Require => PgSslMode::Require,
+                })
+                .application_name("tenantry")
+                .statement_cache_capacity(STATEMENT_CACHE);
+            if let Some(user) = &source.username {
+                options = options.username(user);
+            }
+            if let Some(pw) = &source.password {
+                options = options.password(crate::secrets::expose(pw));
+            }
+            // Session settings travel in the startup packet: no extra round trip per connection.
+            let mut settings: Vec<(&str, String)> = Vec::new();
+            if let Some(schema) = &source.schema {
+                // Spliced into a session setting: only ever from the checked name type.
+                let schema = crate::tenant::DatabaseName::parse(schema)
+                    .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+                settings.push(("search_path", format!("\"{schema}\"")));
+            }
+            match purpose {
+                Purpose::Migration { lock_timeout_ms } => {
+                    settings.push(("statement_timeout", "0".into()));
+                    settings.push(("lock_timeout", lock_timeout_ms.to_string()));
+                }
+                other => {
+                    let ms = other.statement_timeout_ms().unwrap_or(0);
+                    settings.push(("statement_timeout", ms.to_string()));
+                }
+            }
+            let options = options.options(settings);
+            Ok(EngineConnection::Postgres(options.connect().await?))
+        }
+        Engine::Mysql => {
+            let mut options = MySqlConnectOptions::new()
+                .host(&source.host)
+                .port(source.port)
+                .database(&source.database)
+                .charset("utf8mb4")
+                .ssl_mode(match source.tls {
+                    TlsMode::Disable => MySqlSslMode::Disabled,
+                    TlsMode::Prefer => MySqlSslMode::Preferred,
+                    TlsMode::Require => MySqlSslMode::Required,
+                })
+                .statement_cache_capacity(STATEMENT_CACHE);
+            if let Some(user) = &source.username {
+                options = options.username(user);
+            }
+            if let Some(pw) = &source.password {
+                options = options.password(crate::secrets::expose(pw));
+            }
+            let mut conn = options.connect().await?;
+            let setup = match purpose {
+                Purpose::Migration { lock_timeout_ms } => {
+                    let secs = lock_timeout_ms.div_ceil(1000).max(1);
+                    format!("SET SESSION lock_wait_timeout = {secs}, SESSION innodb_lock_wait_timeout = {secs}")
+                }
+                other => {
+                    let secs = other.statement_timeout_ms().unwrap_or(0) as f64 / 1000.0;
+                    // MariaDB's name; MySQL answers with an error, which is not fatal.
+                    format!("SET SESSION max_statement_time = {secs}")
+                }
+            };
+            if let Err(e) = conn.execute(setup.as_str()).await {
+                tracing::debug!(error = %e, "session setting not supported by this server");
+            }
+            Ok(EngineConnection::Mysql(conn))
+        }
+        Engine::Sqlite => {
+            let path = Path::new(&source.host).join(format!("{}.db", source.database));
+            let options = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(false)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .statement_cache_capacity(STATEMENT_CACHE);
+            Ok(EngineConnection::Sqlite(options.connect().await?))
+        }
+    }
+}

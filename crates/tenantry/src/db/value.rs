@@ -1,0 +1,215 @@
+//! Engine-neutral statements over an [`EngineConnection`]: the library's own SQL (users, the sample
+//! API, migrations bookkeeping) is written once with `?` placeholders and typed values, and runs on
+//! each engine's own driver. Values are always bound, never spliced.
+
+use super::conn::EngineConnection;
+use crate::tenant::Engine;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+/// A column's type, as the caller expects to read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Int,
+    Text,
+    Bool,
+    Time,
+}
+
+/// A bound parameter or a value read from a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// A typed NULL (PostgreSQL wants to know the type of every parameter).
+    Null(ColType),
+    Int(i64),
+    Text(String),
+    Bool(bool),
+    Time(DateTime<Utc>),
+}
+
+impl SqlValue {
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            SqlValue::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            SqlValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            SqlValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// Optional text, for nullable text columns.
+    pub fn text(value: Option<&str>) -> Self {
+        value.map_or(SqlValue::Null(ColType::Text), |s| {
+            SqlValue::Text(s.to_owned())
+        })
+    }
+
+    /// Optional integer, for nullable reference columns.
+    pub fn int(value: Option<i64>) -> Self {
+        value.map_or(SqlValue::Null(ColType::Int), SqlValue::Int)
+    }
+
+    /// The value as JSON: timestamps as RFC 3339 UTC with milliseconds.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            SqlValue::Null(_) => serde_json::Value::Null,
+            SqlValue::Int(i) => (*i).into(),
+            SqlValue::Text(s) => s.as_str().into(),
+            SqlValue::Bool(b) => (*b).into(),
+            SqlValue::Time(t) => crate::db::timestamp(t).into(),
+        }
+    }
+}
+
+/// A row read with [`EngineConnection::fetch_all`]: values in the order of the requested columns.
+pub type Values = Vec<SqlValue>;
+
+macro_rules! bind_values {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for arg in $args {
+            q = match arg {
+                SqlValue::Null(ColType::Int) => q.bind(None::<i64>),
+                SqlValue::Null(ColType::Text) => q.bind(None::<String>),
+                SqlValue::Null(ColType::Bool) => q.bind(None::<bool>),
+                SqlValue::Null(ColType::Time) => q.bind(None::<DateTime<Utc>>),
+                SqlValue::Int(i) => q.bind(*i),
+                SqlValue::Text(s) => q.bind(s.as_str()),
+                SqlValue::Bool(b) => q.bind(*b),
+                SqlValue::Time(t) => q.bind(*t),
+            };
+        }
+        q
+    }};
+}
+
+macro_rules! decode_row {
+    ($row:expr, $cols:expr) => {{
+        let row = $row;
+        let mut out = Vec::with_capacity($cols.len());
+        for (i, col) in $cols.iter().enumerate() {
+            out.push(match col {
+                ColType::Int => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(SqlValue::Null(ColType::Int), SqlValue::Int),
+                ColType::Text => row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(SqlValue::Null(ColType::Text), SqlValue::Text),
+                ColType::Bool => row
+                    .try_get::<Option<bool>, _>(i)?
+                    .map_or(SqlValue::Null(ColType::Bool), SqlValue::Bool),
+                ColType::Time => row
+                    .try_get::<Option<DateTime<Utc>>, _>(i)?
+                    .map_or(SqlValue::Null(ColType::Time), SqlValue::Time),
+            });
+        }
+        out
+    }};
+}
+
+/// Runs `$body` with `$c` bound to the typed connection and `$sql` rewritten for its engine.
+macro_rules! on_engine {
+    ($conn:expr, $text:expr, |$c:ident, $sql:ident| $body:expr) => {{
+        let engine = $conn.engine();
+        let rewritten = crate::db::sql(engine, $text);
+        let $sql: &str = &rewritten;
+        match $conn {
+            EngineConnection::Postgres($c) => $body,
+            EngineConnection::Mysql($c) => $body,
+            EngineConnection::Sqlite($c) => $body,
+        }
+    }};
+}
+
+impl EngineConnection {
+    /// Runs a statement; returns the number of rows it affected.
+    pub async fn execute(&mut self, text: &str, args: &[SqlValue]) -> Result<u64, sqlx::Error> {
+        on_engine!(self, text, |c, sql| {
+            Ok(bind_values!(sqlx::query(sql), args)
+                .execute(&mut *c)
+                .await?
+                .rows_affected())
+        })
+    }
+
+    /// Every row of a query, each decoded into `cols` (by position).
+    pub async fn fetch_all(
+        &mut self,
+        text: &str,
+        args: &[SqlValue],
+        cols: &[ColType],
+    ) -> Result<Vec<Values>, sqlx::Error> {
+        on_engine!(self, text, |c, sql| {
+            let rows = bind_values!(sqlx::query(sql), args)
+                .fetch_all(&mut *c)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(decode_row!(row, cols));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The first row of a query, if any.
+    pub async fn fetch_optional(
+        &mut self,
+        text: &str,
+        args: &[SqlValue],
+        cols: &[ColType],
+    ) -> Result<Option<Values>, sqlx::Error> {
+        on_engine!(self, text, |c, sql| {
+            match bind_values!(sqlx::query(sql), args)
+                .fetch_optional(&mut *c)
+                .await?
+            {
+                Some(row) => Ok(Some(decode_row!(&row, cols))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// A single integer (e.g. `SELECT COUNT(*) …`).
+    pub async fn fetch_i64(&mut self, text: &str, args: &[SqlValue]) -> Result<i64, sqlx::Error> {
+        let row = self.fetch_optional(text, args, &[ColType::Int]).await?;
+        row.and_then(|r| r[0].as_i64())
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Inserts one row (`text` is an `INSERT` without `RETURNING`) and returns its `id`.
+    pub async fn insert_returning_id(
+        &mut self,
+        text: &str,
+        args: &[SqlValue],
+    ) -> Result<i64, sqlx::Error> {
+        match self.engine() {
+            // MySQL has no INSERT … RETURNING (MariaDB has); both report the generated id.
+            Engine::Mysql => {
+                let sql = text.to_owned();
+                let EngineConnection::Mysql(c) = self else {
+                    unreachable!("engine checked above")
+                };
+                let done = bind_values!(sqlx::query(&sql), args)
+                    .execute(&mut *c)
+                    .await?;
+                i64::try_from(done.last_insert_id()).map_err(|_| sqlx::Error::RowNotFound)
+            }
+            _ => {
+                let returning = format!("{text} RETURNING id");
+                self.fetch_i64(&returning, args).await
+            }
+        }
+    }
+}
