@@ -1,6 +1,7 @@
 //! End-to-end tests through the real HTTP server, on real SQLite, PostgreSQL and MariaDB servers.
 
 mod admin;
+mod budget;
 mod cli;
 mod common;
 mod credentials;
@@ -14,3 +15,4 @@ mod provision;
 mod provision_kill;
 mod registry;
 mod status;
+mod typed;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
@@ -52,6 +53,34 @@ impl Drop for Permits {
     }
 }
 
+/// How often a waiter looks again for idle connections to reclaim.
+const RECLAIM_POLL: Duration = Duration::from_millis(20);
+
+/// One permit of `sem`: at once, after reclaiming an idle connection, or by waiting in line.
+async fn acquire(
+    sem: Arc<Semaphore>,
+    deadline: Instant,
+    reclaim: impl Fn() -> bool,
+) -> Option<OwnedSemaphorePermit> {
+    loop {
+        if let Ok(permit) = sem.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        // A reclaimed connection's permit goes to the first waiter in line (maybe us).
+        if reclaim() {
+            continue;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        let wait = (deadline - now).min(RECLAIM_POLL);
+        if let Ok(Ok(permit)) = tokio::time::timeout(wait, sem.clone().acquire_owned()).await {
+            return Some(permit);
+        }
+    }
+}
+
 /// Which limit is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Full {
@@ -85,35 +114,34 @@ impl Budget {
         Some(slot.semaphore.clone())
     }
 
-    /// Takes permits for one more connection to `server`, or says which limit is full.
-    pub fn try_take(&self, server: Uuid, cap: Option<u32>) -> Result<Permits, Full> {
+    /// Takes permits for one more connection to `server`: the server's, then the platform's.
+    /// When a limit is full, `reclaim(scope)` is asked to close an idle connection of another
+    /// tenant (`scope`: on this server only, or anywhere); otherwise this waits in line, fairly,
+    /// until `deadline`. A permit handed over while waiting is kept, never dropped and re-raced.
+    pub async fn take(
+        &self,
+        server: Uuid,
+        cap: Option<u32>,
+        deadline: Instant,
+        reclaim: impl Fn(Option<Uuid>) -> bool,
+    ) -> Result<Permits, Full> {
         let server_permit = match self.server_semaphore(server, cap) {
-            Some(sem) => Some(sem.try_acquire_owned().map_err(|_| Full::Server)?),
+            Some(sem) => Some(
+                acquire(sem, deadline, || reclaim(Some(server)))
+                    .await
+                    .ok_or(Full::Server)?,
+            ),
             None => None,
         };
         let global_permit = match &self.global {
-            Some(sem) => Some(sem.clone().try_acquire_owned().map_err(|_| Full::Global)?),
+            Some(sem) => Some(
+                acquire(sem.clone(), deadline, || reclaim(None))
+                    .await
+                    .ok_or(Full::Global)?,
+            ),
             None => None,
         };
         Ok(self.issue(global_permit, server_permit))
-    }
-
-    /// Waits (up to `wait`) until the limit that was full may have room again.
-    pub async fn wait_for_room(
-        &self,
-        full: Full,
-        server: Uuid,
-        cap: Option<u32>,
-        wait: std::time::Duration,
-    ) {
-        let sem = match full {
-            Full::Global => self.global.clone(),
-            Full::Server => self.server_semaphore(server, cap),
-        };
-        if let Some(sem) = sem {
-            // Acquire-and-release: we only wait for a permit to exist, then race for it again.
-            let _ = tokio::time::timeout(wait, sem.acquire_owned()).await;
-        }
     }
 
     fn issue(
@@ -137,29 +165,71 @@ impl Budget {
 mod tests {
     use super::*;
 
-    #[test]
-    fn permits_count_open_connections_and_free_them_on_drop() {
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(30)
+    }
+
+    #[tokio::test]
+    async fn permits_count_open_connections_and_free_them_on_drop() {
         let b = Budget::new(Some(2));
         let s = Uuid::new_v4();
-        let p1 = b.try_take(s, None).unwrap();
-        let p2 = b.try_take(s, None).unwrap();
-        assert_eq!(b.try_take(s, None).unwrap_err(), Full::Global);
+        let never = |_| false;
+        let p1 = b.take(s, None, now(), never).await.unwrap();
+        let p2 = b.take(s, None, now(), never).await.unwrap();
+        assert_eq!(
+            b.take(s, None, soon(), never).await.unwrap_err(),
+            Full::Global
+        );
         assert_eq!(b.counters.open.load(Ordering::Relaxed), 2);
         drop(p1);
         assert_eq!(b.counters.open.load(Ordering::Relaxed), 1);
-        let _p3 = b.try_take(s, None).unwrap();
+        let _p3 = b.take(s, None, now(), never).await.unwrap();
         drop(p2);
         assert_eq!(b.counters.peak.load(Ordering::Relaxed), 2);
     }
 
-    #[test]
-    fn a_server_cap_limits_only_that_server() {
+    #[tokio::test]
+    async fn a_server_cap_limits_only_that_server() {
         let b = Budget::new(None);
         let (a, other) = (Uuid::new_v4(), Uuid::new_v4());
-        let _p = b.try_take(a, Some(1)).unwrap();
-        assert_eq!(b.try_take(a, Some(1)).unwrap_err(), Full::Server);
-        assert!(b.try_take(other, Some(1)).is_ok());
+        let never = |_| false;
+        let _p = b.take(a, Some(1), now(), never).await.unwrap();
+        assert_eq!(
+            b.take(a, Some(1), soon(), never).await.unwrap_err(),
+            Full::Server
+        );
+        assert!(b.take(other, Some(1), now(), never).await.is_ok());
         // A raised cap takes effect for new connections.
-        assert!(b.try_take(a, Some(3)).is_ok());
+        assert!(b.take(a, Some(3), now(), never).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_waiter_gets_the_permit_freed_while_it_waits() {
+        let b = Arc::new(Budget::new(Some(1)));
+        let s = Uuid::new_v4();
+        let held = b.take(s, None, now(), |_| false).await.unwrap();
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                b.take(s, None, deadline, |_| false).await.is_ok()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(held);
+        assert!(waiter.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn reclaiming_an_idle_connection_makes_room() {
+        let b = Budget::new(Some(1));
+        let s = Uuid::new_v4();
+        let idle = std::sync::Mutex::new(Some(b.take(s, None, now(), |_| false).await.unwrap()));
+        let reclaim = |_| idle.lock().unwrap().take().is_some();
+        assert!(b.take(s, None, soon(), reclaim).await.is_ok());
     }
 }

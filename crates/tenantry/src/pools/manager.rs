@@ -1,7 +1,7 @@
 //! The deadpool manager of one tenant's pool: opens typed connections under the connection budget
 //! and decides whether an idle connection may be handed out again.
 
-use super::budget::{Full, Permits};
+use super::budget::Permits;
 use super::{Inner, PoolError};
 use crate::db::{EngineConnection, Purpose};
 use crate::registry::DataSource;
@@ -29,32 +29,21 @@ pub(crate) struct TenantManager {
     pub owner: Weak<Inner>,
 }
 
-/// Slice of the acquire timeout spent waiting before trying to reclaim again.
-const RECLAIM_POLL: Duration = Duration::from_millis(20);
-
 impl TenantManager {
     /// Takes budget permits for one new connection, closing other tenants' idle connections to
     /// make room when the budget is full, and waiting (within the acquire timeout) otherwise.
     async fn reserve(&self) -> Result<Permits, PoolError> {
         let deadline = Instant::now() + self.acquire_timeout;
         let (server, cap) = (self.source.server_id, self.source.server_max_connections);
-        loop {
-            let inner = self.owner.upgrade().ok_or(PoolError::Closed)?;
-            let full = match inner.budget.try_take(server, cap) {
-                Ok(permits) => return Ok(permits),
-                Err(full) => full,
-            };
-            let scope = (full == Full::Server).then_some(server);
-            if inner.reclaim_idle(scope, self.tenant_id) {
-                continue;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(PoolError::BudgetExhausted);
-            }
-            let wait = (deadline - now).min(RECLAIM_POLL);
-            inner.budget.wait_for_room(full, server, cap, wait).await;
-        }
+        let inner = self.owner.upgrade().ok_or(PoolError::Closed)?;
+        let tenant = self.tenant_id;
+        inner
+            .budget
+            .take(server, cap, deadline, |scope| {
+                inner.reclaim_idle(scope, tenant)
+            })
+            .await
+            .map_err(|_| PoolError::BudgetExhausted)
     }
 }
 
