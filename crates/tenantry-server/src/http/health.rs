@@ -2,7 +2,7 @@
 //! one dead server never stalls the answer.
 
 use super::OwnerAuth;
-use crate::startup::App;
+use crate::app::App;
 use axum::extract::State;
 use axum::Json;
 use futures::StreamExt;

@@ -1,5 +1,6 @@
 //! End-to-end tests through the real HTTP server, on real SQLite, PostgreSQL and MariaDB servers.
 
+mod actors;
 mod admin;
 mod cli;
 mod common;
@@ -8,6 +9,7 @@ mod data_api;
 mod files;
 mod fleet;
 mod isolation;
+mod keys;
 mod onboard;
 mod pools;
 mod provision;
