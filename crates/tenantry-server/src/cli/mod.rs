@@ -4,8 +4,10 @@
 #[cfg(feature = "bench")]
 mod bench;
 mod exit;
+mod init;
 mod keys;
 mod migrate;
+mod owner;
 mod secret;
 mod server;
 pub(crate) mod table;
@@ -42,7 +44,10 @@ pub enum Command {
         #[arg(long, default_value = "./tenantry-data")]
         data_dir: PathBuf,
     },
-    /// Serve the HTTP API on the configured registry.
+    /// First start: create the registry, the master key file (unless a key is configured) and the
+    /// first owner.
+    Init(init::InitArgs),
+    /// Serve the HTTP API on the configured registry (needs an owner: see `init`).
     Serve {
         #[arg(long)]
         listen: Option<String>,
@@ -53,6 +58,9 @@ pub enum Command {
     /// Data servers in the registry.
     #[command(subcommand)]
     Server(server::ServerCommand),
+    /// Owners: the operators who sign in to the admin API.
+    #[command(subcommand)]
+    Owner(owner::OwnerCommand),
     /// Migrate tenant databases (`--all`, `--only CODE…`) or report drift (`status`).
     Migrate(migrate::MigrateArgs),
     /// Benchmarks (throwaway servers; prints tables). Built with `--features bench`.
@@ -75,15 +83,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = crate::demo::prepare(&config).await?;
             serve(config, app, true).await
         }
+        Command::Init(args) => init::run(&config, args).await,
         Command::Serve { listen } => {
             if let Some(l) = listen {
                 config.listen = l;
             }
             let app = open(&config).await?;
+            if app.platform().owner_count().await? == 0 {
+                anyhow::bail!(
+                    "the registry has no owner, so nobody could sign in to the admin API: \
+                     run `tenantry init --owner-email EMAIL --owner-name NAME` first"
+                );
+            }
             serve(config, app, false).await
         }
         Command::Tenant(cmd) => tenant::run(&open(&config).await?, cmd).await,
         Command::Server(cmd) => server::run(&open(&config).await?, cmd).await,
+        Command::Owner(cmd) => owner::run(&open(&config).await?, cmd).await,
         Command::Keys(cmd) => keys::run(&config, cmd).await,
         Command::Audit(args) => server::audit(&open(&config).await?, args).await,
         #[cfg(feature = "bench")]
