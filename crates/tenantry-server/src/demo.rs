@@ -1,17 +1,20 @@
 //! `tenantry demo`: an embedded registry with five SQLite tenants on three "servers" (directories),
 //! seeded with distinct field-service data. Idempotent: a second run reuses the data directory.
 
+use crate::app::App;
 use crate::config::Config;
 use crate::http::data::{CUSTOMERS, SITES, TICKETS};
-use crate::startup::App;
 use anyhow::Context;
+use secrecy::SecretString;
 use serde_json::json;
 use std::path::Path;
-use tenantry::provision::{ensure_user, Provisioner, ServerAdmin};
-use tenantry::registry::{NewServer, NewTenant, PoolSettings};
+use tenantry::platform::{Actor, ProvisionRequest, ServerRef, TenantRef};
+use tenantry::provision::{ensure_user, ServerAdmin};
+use tenantry::registry::NewServer;
 use tenantry::secrets::{MasterKey, SecretBox};
 use tenantry::tenant::{
-    DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode,
+    DatabaseName, Engine, Hosting, Placement, ServerName, Subdomain, TenantCode, TenantStatus,
+    TlsMode,
 };
 
 pub const DEMO_PASSWORD: &str = "tenantry-demo";
@@ -75,10 +78,11 @@ pub async fn prepare(config: &Config) -> anyhow::Result<App> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let app = App::open(config, demo_key(config)?).await?;
-    let registry = app.registry();
-    if registry.owner_count().await? == 0 {
-        registry
-            .create_owner(OWNER_EMAIL, "Platform Owner", DEMO_PASSWORD)
+    let platform = app.platform();
+    if platform.owner_count().await? == 0 {
+        let password = SecretString::from(DEMO_PASSWORD);
+        platform
+            .init_owner(&Actor::System, OWNER_EMAIL, "Platform Owner", &password)
             .await?;
     }
     for (name, hosting) in [
@@ -86,20 +90,28 @@ pub async fn prepare(config: &Config) -> anyhow::Result<App> {
         ("customer-a", Hosting::Customer),
         ("customer-b", Hosting::Customer),
     ] {
-        if registry.server_by_name(name).await.is_err() {
-            let dir = config.data_dir.join("servers").join(name);
-            registry
-                .add_server(NewServer {
-                    name: name.into(),
-                    engine: Engine::Sqlite,
-                    host: absolute(&dir)?,
-                    port: None,
-                    hosting,
-                    region: Some("eu-west".into()),
-                    tls: TlsMode::Disable,
-                    admin_username: None,
-                    admin_password: None,
-                })
+        let name = ServerName::parse(name)?;
+        if platform
+            .server(&ServerRef::Name(name.clone()))
+            .await
+            .is_err()
+        {
+            let dir = config.data_dir.join("servers").join(name.as_str());
+            platform
+                .add_server(
+                    &Actor::System,
+                    NewServer {
+                        name,
+                        engine: Engine::Sqlite,
+                        host: absolute(&dir)?,
+                        port: None,
+                        hosting,
+                        region: Some("eu-west".into()),
+                        tls: TlsMode::Disable,
+                        admin_username: None,
+                        admin_password: None,
+                    },
+                )
                 .await?;
         }
     }
@@ -123,17 +135,20 @@ async fn seed_tenant(
     city: &str,
     customers: &[&str],
 ) -> anyhow::Result<()> {
-    let registry = app.registry();
+    let platform = app.platform();
     let code = TenantCode::parse(code)?;
-    let provisioner =
-        Provisioner::new(registry.clone(), app.pools().clone()).migrate_external(true);
-    match registry.tenant(&code).await {
+    let password = || Some(SecretString::from(DEMO_PASSWORD));
+    match platform.tenant(&TenantRef::Code(code.clone())).await {
         Ok(t) if t.status == TenantStatus::Active => return Ok(()),
         Ok(_) => {
-            provisioner.finish(&code, DEMO_PASSWORD).await?;
+            let r = TenantRef::Code(code.clone());
+            platform
+                .retry(&Actor::System, &r, password(), true, &|_| {})
+                .await?;
         }
         Err(_) => {
-            let server = registry.server_by_name(server).await?;
+            let server = ServerRef::Name(ServerName::parse(server)?);
+            let server = platform.server(&server).await?;
             let placement = if server.hosting == Hosting::Ours {
                 Placement::Dedicated
             } else {
@@ -148,29 +163,19 @@ async fn seed_tenant(
                 .create_database(&DatabaseName::for_tenant(&code))
                 .await?;
             }
-            let new = NewTenant {
-                code: code.clone(),
-                name: name.into(),
-                subdomain: Some(Subdomain::parse(code.as_str())?),
-                domains: Vec::new(),
-                placement,
-                server_id: server.id,
-                database: None,
-                schema: None,
-                username: None,
-                password: None,
-                status: TenantStatus::Provisioning,
-                region: None,
-                pool: PoolSettings::default(),
-                plan: if index.is_multiple_of(2) {
-                    "standard"
-                } else {
-                    "premium"
-                }
-                .into(),
-                notes: Some("demo tenant".into()),
-            };
-            provisioner.provision(new, DEMO_PASSWORD).await?;
+            let mut req = ProvisionRequest::new(code.clone(), name, placement);
+            req.subdomain = Some(Subdomain::parse(code.as_str())?);
+            req.server = Some(ServerRef::Id(server.id));
+            req.admin_password = password();
+            req.migrate_external = true;
+            req.plan = if index.is_multiple_of(2) {
+                "standard"
+            } else {
+                "premium"
+            }
+            .into();
+            req.notes = Some("demo tenant".into());
+            platform.provision(&Actor::System, req, &|_| {}).await?;
         }
     }
     seed_business_data(app, &code, city, customers).await

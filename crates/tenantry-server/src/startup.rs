@@ -5,76 +5,18 @@ use crate::http;
 use anyhow::Context;
 use std::future::Future;
 use tenantry::auth::TokenSigner;
+use tenantry::platform::{Platform, PlatformSettings};
 use tenantry::pools::PoolManager;
 use tenantry::registry::Registry;
-use tenantry::router::TenantRouter;
 use tenantry::secrets::{MasterKey, SecretBox};
 use tenantry::storage::Storage;
 use tenantry::tenant::HostName;
 use tokio::net::TcpListener;
 
-/// Shared state of every handler; a cheap `Clone`.
-#[derive(Clone)]
-pub struct App {
-    pub tenants: TenantRouter,
-    /// Per-tenant files (`/api/files`).
-    pub storage: Storage,
-    /// Provision dedicated tenants with their own database login (config `separate_db_users`).
-    pub separate_db_users: bool,
-}
+pub use crate::app::App;
 
 impl App {
-    pub fn new(
-        registry: Registry,
-        pools: PoolManager,
-        signer: TokenSigner,
-        base_domain: Option<HostName>,
-    ) -> Self {
-        Self {
-            tenants: TenantRouter {
-                registry,
-                pools,
-                signer,
-                base_domain,
-            },
-            storage: Storage::new(
-                std::env::temp_dir().join("tenantry-files"),
-                tenantry::storage::DEFAULT_MAX_FILE_BYTES,
-            ),
-            separate_db_users: false,
-        }
-    }
-
-    /// A provisioner on this app's registry and pools, with its configured options.
-    pub fn provisioner(&self) -> tenantry::provision::Provisioner {
-        tenantry::provision::Provisioner::new(self.registry().clone(), self.pools().clone())
-            .separate_db_users(self.separate_db_users)
-    }
-
-    /// Replaces the file store (by default under the system temp directory, 10 MiB per file).
-    pub fn with_storage(mut self, storage: Storage) -> Self {
-        self.storage = storage;
-        self
-    }
-
-    pub fn with_separate_db_users(mut self, enabled: bool) -> Self {
-        self.separate_db_users = enabled;
-        self
-    }
-
-    pub fn registry(&self) -> &Registry {
-        &self.tenants.registry
-    }
-
-    pub fn pools(&self) -> &PoolManager {
-        &self.tenants.pools
-    }
-
-    pub fn signer(&self) -> &TokenSigner {
-        &self.tenants.signer
-    }
-
-    /// Opens the registry named by `config` with `key` and starts the pool manager.
+    /// Opens the registry named by `config` with `secrets` and starts the pool manager.
     pub async fn open(config: &Config, secrets: SecretBox) -> anyhow::Result<Self> {
         let signer = TokenSigner::new(secrets.master_key(), config.token_ttl);
         let registry = Registry::open(&config.registry_url(), secrets, config.cache.clone())
@@ -89,17 +31,16 @@ impl App {
             .map(HostName::parse)
             .transpose()
             .context("base_domain is invalid")?;
-        Ok(Self::new(
+        let platform = Platform::new(
             registry,
             PoolManager::new(config.pools.clone()),
             signer,
-            base_domain,
-        )
-        .with_storage(Storage::new(
-            config.data_dir.join("files"),
-            config.max_file_bytes,
-        ))
-        .with_separate_db_users(config.separate_db_users))
+            Storage::new(config.data_dir.join("files"), config.max_file_bytes),
+            PlatformSettings {
+                separate_db_users: config.separate_db_users,
+            },
+        );
+        Ok(Self::new(platform, base_domain))
     }
 }
 

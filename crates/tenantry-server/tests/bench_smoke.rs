@@ -1,25 +1,13 @@
-//! `tenantry bench …` runs end to end at tiny scale (no timing assertions: benchmarks report,
-//! tests don't time).
+//! The benchmarks behind `tenantry bench …` run end to end at tiny scale (no timing assertions:
+//! benchmarks report, tests don't time).
+//!
+//! The `bench` command itself is only built with `--features bench` (it links the test kit, which
+//! the production binary must not carry), so these tests drive the same library functions the
+//! command calls, on throwaway servers they start themselves, and check the tables it prints.
 
-use std::process::Command;
-
-/// Runs the binary with `args`; asserts it exits 0 and returns its stdout.
-fn tenantry(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
-        .args(args)
-        .env_remove("TENANTRY_CONFIG")
-        .env("TENANTRY_LOG", "warn")
-        .output()
-        .expect("cannot run the tenantry binary");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "tenantry {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
+use tenantry::tenant::Engine;
+use tenantry_server::bench::{self, BenchServer, ScratchDir};
+use tenantry_testkit::PgServer;
 
 /// Lines of `table` whose first column is `first`.
 fn rows_starting_with<'a>(table: &'a str, first: &str) -> Vec<&'a str> {
@@ -29,16 +17,31 @@ fn rows_starting_with<'a>(table: &'a str, first: &str) -> Vec<&'a str> {
         .collect()
 }
 
-#[test]
-fn provision_bench_prints_one_row_per_engine() {
-    let out = tenantry(&[
-        "bench",
-        "provision",
-        "--tenants",
-        "2",
-        "--engines",
-        "sqlite,postgres",
-    ]);
+/// A private throwaway PostgreSQL server (the benchmarks create databases with fixed names).
+async fn throwaway_pg() -> (PgServer, BenchServer) {
+    let pg = tokio::task::spawn_blocking(PgServer::start)
+        .await
+        .unwrap()
+        .expect("cannot start a throwaway PostgreSQL server");
+    let server = BenchServer {
+        engine: Engine::Postgres,
+        host: pg.host().to_owned(),
+        port: Some(pg.port()),
+        admin_user: Some("postgres".into()),
+    };
+    (pg, server)
+}
+
+#[tokio::test]
+async fn provision_bench_prints_one_row_per_engine() {
+    let dir = ScratchDir::create("smoke-sqlite").unwrap();
+    let (pg, pg_server) = throwaway_pg().await;
+    let mut runs = Vec::new();
+    for server in [BenchServer::sqlite(dir.path()), pg_server] {
+        runs.push(bench::provision::measure(&server, 2).await.unwrap());
+    }
+    tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+    let out = bench::provision::render(&runs);
     for header in [
         "ENGINE", "TENANTS", "P50 MS", "P95 MS", "MAX MS", "TOTAL S", "TARGET",
     ] {
@@ -51,9 +54,12 @@ fn provision_bench_prints_one_row_per_engine() {
     }
 }
 
-#[test]
-fn migrate_bench_prints_a_first_and_a_noop_row() {
-    let out = tenantry(&["bench", "migrate", "--tenants", "5", "--concurrency", "2"]);
+#[tokio::test]
+async fn migrate_bench_prints_a_first_and_a_noop_row() {
+    let (pg, server) = throwaway_pg().await;
+    let runs = bench::migrate::measure(&server, 5, 2).await;
+    tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+    let out = bench::migrate::render(&runs.unwrap(), 2);
     for header in [
         "RUN",
         "TENANTS",

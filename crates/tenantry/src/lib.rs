@@ -13,25 +13,27 @@
 //! - [`auth`]: argon2 passwords and tenant-bound JWTs.
 //! - [`migrate`]: embedded per-engine tenant migrations; [`fleet`]: migrating every tenant, drift.
 //! - [`health`]: probes of tenant databases on short-lived connections (pools untouched).
-//! - [`lifecycle`]: suspend / reactivate, audited.
-//! - [`credentials`]: changing a tenant's database password (server `ALTER`, registry, audit).
+//! - [`platform`]: the facade: every operation (provision, suspend, delete, set password, servers,
+//!   owners, keys, fleet, stats) once, with a typed actor, audited inside; front ends call only it.
 //! - [`onboard`]: pre-flight checks (DNS … schema version) of a customer-hosted tenant database.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
 //! - [`db`]: typed tenant connections (each engine's own driver) and engine-neutral statements.
 //! - [`storage`]: per-tenant file storage under `{root}/{tenant id}`, traversal-proof, atomic writes.
+//!
+//! Operation flow: a front end calls a `platform` method with an `Actor`; the platform uses
+//! `registry`, `provision`, `pools` and `storage`, and writes the audit row.
 //!
 //! Request flow: `router` asks `resolve` for a code, `registry` for the (cached) config, checks the
 //! status, verifies the token against the tenant id, and hands the handler a connection from `pools`.
 #![forbid(unsafe_code)]
 
 pub mod auth;
-pub mod credentials;
 pub mod db;
 pub mod fleet;
 pub mod health;
-pub mod lifecycle;
 pub mod migrate;
 pub mod onboard;
+pub mod platform;
 pub mod pools;
 pub mod provision;
 pub mod registry;

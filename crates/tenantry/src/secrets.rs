@@ -286,6 +286,17 @@ impl SecretBox {
     }
 }
 
+/// Length of a generated password: 24 alphanumerics, about 143 bits.
+pub const GENERATED_PASSWORD_LEN: usize = 24;
+
+/// A fresh random password of [`GENERATED_PASSWORD_LEN`] alphanumerics: the one generator of the
+/// platform (tenant admin users, database logins). Alphanumeric only, so it is safe to splice into
+/// DDL (which cannot bind parameters) and to paste from a terminal.
+pub fn generate_password() -> SecretString {
+    use rand::distributions::{Alphanumeric, DistString};
+    SecretString::from(Alphanumeric.sample_string(&mut rand::rngs::OsRng, GENERATED_PASSWORD_LEN))
+}
+
 /// Reads the plaintext of a secret; the one place the crate exposes one.
 pub fn expose(secret: &SecretString) -> &str {
     secret.expose_secret()
@@ -294,6 +305,14 @@ pub fn expose(secret: &SecretString) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_passwords_are_24_fresh_alphanumerics() {
+        let (a, b) = (generate_password(), generate_password());
+        assert_eq!(expose(&a).len(), GENERATED_PASSWORD_LEN);
+        assert!(expose(&a).chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(expose(&a), expose(&b));
+    }
 
     #[test]
     fn round_trip_returns_the_plaintext() {

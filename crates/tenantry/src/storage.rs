@@ -66,6 +66,14 @@ pub struct FileEntry {
     pub size: u64,
 }
 
+/// What [`Storage::remove_tenant_dir`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Removed {
+    /// Regular files removed (links are removed too, but not counted or followed).
+    pub files: u64,
+    pub bytes: u64,
+}
+
 /// The file store; a cheap `Clone` (two plain values, no open handles).
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -113,6 +121,20 @@ impl Storage {
                 source,
             })?;
         Ok(dir)
+    }
+
+    /// Removes the tenant's whole directory (idempotent: a missing one removes nothing) and says
+    /// how many files and bytes went with it. Links are removed, never followed. Runs on the
+    /// blocking pool: a tenant may hold many files.
+    #[tracing::instrument(skip(self))]
+    pub async fn remove_tenant_dir(&self, tenant_id: Uuid) -> Result<Removed, StorageError> {
+        let dir = self.tenant_dir(tenant_id);
+        tokio::task::spawn_blocking(move || remove_counting(&dir))
+            .await
+            .map_err(|e| StorageError::Io {
+                stage: "removing the tenant directory",
+                source: std::io::Error::other(e),
+            })?
     }
 
     /// Walks to `path` one directory at a time without following links (creating missing
@@ -271,6 +293,34 @@ impl Storage {
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
+    }
+}
+
+/// Counts the regular files under `dir` (not following links), then removes it all.
+fn remove_counting(dir: &std::path::Path) -> Result<Removed, StorageError> {
+    let mut removed = Removed::default();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            r => r.map_err(io("listing a directory"))?,
+        };
+        for entry in entries {
+            let entry = entry.map_err(io("listing a directory"))?;
+            let meta = entry.metadata().map_err(io("inspecting a file"))?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if meta.is_file() {
+                removed.files += 1;
+                removed.bytes += meta.len();
+            }
+        }
+    }
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(io("removing the tenant directory")(e))
+        }
+        _ => Ok(removed),
     }
 }
 

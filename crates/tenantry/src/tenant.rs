@@ -186,6 +186,30 @@ impl DatabaseName {
 }
 string_newtype!(DatabaseName);
 
+/// A data server's name, e.g. `eu-1`: `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` (case kept). Names appear
+/// in CLI arguments and URLs (`/api/admin/servers/{name}`), so they hold nothing that needs quoting.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerName(String);
+
+impl ServerName {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let s = raw.trim();
+        let ok = (1..=64).contains(&s.len())
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidValue::new(
+                "name",
+                format!("{raw:?} is not a server name (1-64 of A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit)"),
+            ))
+        }
+    }
+}
+string_newtype!(ServerName);
+
 macro_rules! str_enum {
     ($(#[$m:meta])* $name:ident, $field:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$m])*
@@ -335,6 +359,17 @@ mod tests {
             DatabaseName::for_tenant(&code).as_str(),
             "tenant_global_sec"
         );
+    }
+
+    #[test]
+    fn server_name_keeps_case_and_refuses_spaces_and_quotes() {
+        assert_eq!(
+            ServerName::parse(" EU-1.b_2 ").unwrap().as_str(),
+            "EU-1.b_2"
+        );
+        for bad in ["", "-eu", "eu 1", "eu'1", "eu/1", &"a".repeat(65)] {
+            assert!(ServerName::parse(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -1,22 +1,19 @@
-//! `tenantry keys rotate`: a new master key, every stored secret re-encrypted under it.
-//!
-//! Order matters for safety: the key file is rewritten first (new key current, old keys kept), then
-//! the registry is re-encrypted in one transaction. A crash in between leaves a registry that every
-//! key in the file still opens. Running servers keep serving: the first ciphertext they meet under
-//! the new key makes them re-read the key file (`Registry::set_key_source`), so no restart is needed.
-//! Tokens are signed with a key derived from the current master key: users log in again.
+//! `tenantry keys rotate`: a new master key, every stored secret re-encrypted under it, verified,
+//! and only then (with `--prune`) the old keys dropped from the key file. The order and why it is
+//! safe are in `tenantry::platform` (`keys.rs`). Tokens are signed with a key derived from the
+//! current master key: users log in again.
 
 use crate::config::Config;
 use crate::startup::{self, App};
-use anyhow::Context;
 use clap::Subcommand;
-use tenantry::secrets::{MasterKey, SecretBox};
+use tenantry::platform::Actor;
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// Make a new master key current and re-encrypt every stored secret under it.
     Rotate {
-        /// Keep only the new key and the one it replaces in the key file (default: keep all).
+        /// Once every secret is verified under the new key, keep only that key in the key file
+        /// (default: keep the old keys too, for servers not yet restarted).
         #[arg(long)]
         prune: bool,
     },
@@ -29,37 +26,23 @@ pub async fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
             "keys rotate rewrites the key file; unset TENANTRY_MASTER_KEY and use TENANTRY_MASTER_KEY_FILE"
         );
     }
-    let old = startup::load_master_key(config)?;
-    // Open with the old keyring first: proves it matches the registry before anything changes.
-    let app = App::open(config, old.clone()).await?;
-    let mut keys = old.keys();
-    if prune {
-        keys.truncate(1);
-    }
-    let new_key = MasterKey::generate();
-    keys.insert(0, new_key.clone());
+    // Opening with the current keyring proves it matches the registry before anything changes.
+    let app = App::open(config, startup::load_master_key(config)?).await?;
     let path = config.master_key_file();
-    MasterKey::write_keyring(&path, &keys)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    let new = SecretBox::from_keyring(keys);
-    let count = app
-        .registry()
-        .rotate_secrets(&new)
-        .await
-        .context("re-encrypting the registry")?;
-    app.registry()
-        .audit(
-            "cli",
-            "keys.rotate",
-            None,
-            serde_json::json!({"before": {"keyId": old.key_id()}, "after": {"keyId": new_key.id()}, "secrets": count}),
-            "ok",
-        )
+    let r = app
+        .platform()
+        .rotate_keys(&Actor::cli_from_env(), &path, prune)
         .await?;
+    let kept = if prune {
+        "old keys pruned".to_owned()
+    } else {
+        format!("{} key(s) kept, old ones too", r.keys_in_file)
+    };
     println!(
-        "master key rotated: {} -> {} ({count} secret(s) re-encrypted; key file {} keeps the old key too)",
-        old.key_id(),
-        new_key.id(),
+        "master key rotated: {} -> {} ({} secret(s) re-encrypted; key file {}: {kept})",
+        r.old_key_id,
+        r.new_key_id,
+        r.secrets,
         path.display()
     );
     Ok(())

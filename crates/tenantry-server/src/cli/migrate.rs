@@ -1,10 +1,11 @@
 //! `tenantry migrate --all …` and `tenantry migrate status`.
 
-use super::table;
-use crate::startup::App;
+use super::{table, Usage};
+use crate::app::App;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use tenantry::fleet::{self, FleetOptions, Outcome};
+use tenantry::fleet::{FleetOptions, Outcome};
+use tenantry::platform::Actor;
 use tenantry::tenant::TenantCode;
 
 #[derive(Args)]
@@ -42,9 +43,15 @@ pub enum MigrateAction {
 }
 
 /// Exit code 1 when any tenant failed (or, for `status`, is not current).
-pub async fn run(app: &App, args: MigrateArgs) -> anyhow::Result<bool> {
+pub async fn run(app: &App, args: MigrateArgs) -> anyhow::Result<()> {
+    let ok = migrate(app, args).await?;
+    anyhow::ensure!(ok, "some tenants failed or are not current (see above)");
+    Ok(())
+}
+
+async fn migrate(app: &App, args: MigrateArgs) -> anyhow::Result<bool> {
     if let Some(MigrateAction::Status { json }) = args.action {
-        let drift = fleet::drift(app.registry()).await?;
+        let drift = app.platform().drift().await?;
         if json {
             println!("{}", serde_json::to_string_pretty(&drift)?);
         } else {
@@ -72,7 +79,7 @@ pub async fn run(app: &App, args: MigrateArgs) -> anyhow::Result<bool> {
         return Ok(drift.iter().all(|d| d.state == "current"));
     }
     if !args.all && args.only.is_empty() {
-        anyhow::bail!("say which tenants: --all or --only CODE…");
+        return Err(Usage("say which tenants: --all or --only CODE…".into()).into());
     }
     let options = FleetOptions {
         concurrency: args.concurrency,
@@ -80,7 +87,7 @@ pub async fn run(app: &App, args: MigrateArgs) -> anyhow::Result<bool> {
         only: args.only,
         verify: args.verify,
     };
-    let total = fleet::fleet_size(app.registry(), &options.only).await?;
+    let total = app.platform().fleet_size(&options.only).await?;
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -89,19 +96,22 @@ pub async fn run(app: &App, args: MigrateArgs) -> anyhow::Result<bool> {
         .expect("static template")
         .progress_chars("=> "),
     );
-    let results = fleet::migrate_fleet(app.registry(), app.pools(), &options, |code, outcome| {
-        bar.inc(1);
-        bar.set_message(code.to_string());
-        if bar.is_hidden() {
-            eprintln!(
-                "[{}/{}] {code}: {}",
-                bar.position(),
-                total,
-                describe(outcome)
-            );
-        }
-    })
-    .await?;
+    let actor = Actor::cli_from_env();
+    let results = app
+        .platform()
+        .migrate_fleet(&actor, &options, |code, outcome| {
+            bar.inc(1);
+            bar.set_message(code.to_string());
+            if bar.is_hidden() {
+                eprintln!(
+                    "[{}/{}] {code}: {}",
+                    bar.position(),
+                    total,
+                    describe(outcome)
+                );
+            }
+        })
+        .await?;
     bar.finish_and_clear();
     if args.json {
         let out: Vec<_> = results

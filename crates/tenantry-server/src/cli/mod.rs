@@ -1,11 +1,19 @@
-//! The operator CLI (`tenantry`).
+//! The operator CLI (`tenantry`): each command parses its arguments, calls one platform operation
+//! as the CLI actor (`cli:$USER`), and prints the answer (a table, or `--json`).
 
+#[cfg(feature = "bench")]
 mod bench;
+mod exit;
+mod init;
 mod keys;
 mod migrate;
+mod owner;
+mod secret;
 mod server;
-mod table;
+pub(crate) mod table;
 mod tenant;
+
+pub use exit::{exit_code, Usage};
 
 use crate::config::Config;
 use crate::startup::{self, App};
@@ -36,7 +44,10 @@ pub enum Command {
         #[arg(long, default_value = "./tenantry-data")]
         data_dir: PathBuf,
     },
-    /// Serve the HTTP API on the configured registry.
+    /// First start: create the registry, the master key file (unless a key is configured) and the
+    /// first owner.
+    Init(init::InitArgs),
+    /// Serve the HTTP API on the configured registry (needs an owner: see `init`).
     Serve {
         #[arg(long)]
         listen: Option<String>,
@@ -47,23 +58,20 @@ pub enum Command {
     /// Data servers in the registry.
     #[command(subcommand)]
     Server(server::ServerCommand),
+    /// Owners: the operators who sign in to the admin API.
+    #[command(subcommand)]
+    Owner(owner::OwnerCommand),
     /// Migrate tenant databases (`--all`, `--only CODE…`) or report drift (`status`).
     Migrate(migrate::MigrateArgs),
-    /// Benchmarks (throwaway servers; prints tables).
+    /// Benchmarks (throwaway servers; prints tables). Built with `--features bench`.
+    #[cfg(feature = "bench")]
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Master-key operations.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// The audit log, newest first.
-    Audit {
-        #[arg(long)]
-        tenant: Option<tenantry::tenant::TenantCode>,
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-        #[arg(long)]
-        json: bool,
-    },
+    Audit(server::AuditArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -75,42 +83,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = crate::demo::prepare(&config).await?;
             serve(config, app, true).await
         }
+        Command::Init(args) => init::run(&config, args).await,
         Command::Serve { listen } => {
             if let Some(l) = listen {
                 config.listen = l;
             }
-            let app = App::open(&config, startup::load_master_key(&config)?).await?;
+            let app = open(&config).await?;
+            if app.platform().owner_count().await? == 0 {
+                anyhow::bail!(
+                    "the registry has no owner, so nobody could sign in to the admin API: \
+                     run `tenantry init --owner-email EMAIL --owner-name NAME` first"
+                );
+            }
             serve(config, app, false).await
         }
-        Command::Tenant(cmd) => {
-            let app = App::open(&config, startup::load_master_key(&config)?).await?;
-            tenant::tenant(&app, cmd).await
-        }
-        Command::Server(cmd) => {
-            let app = App::open(&config, startup::load_master_key(&config)?).await?;
-            server::server(&app, cmd).await
-        }
+        Command::Tenant(cmd) => tenant::run(&open(&config).await?, cmd).await,
+        Command::Server(cmd) => server::run(&open(&config).await?, cmd).await,
+        Command::Owner(cmd) => owner::run(&open(&config).await?, cmd).await,
         Command::Keys(cmd) => keys::run(&config, cmd).await,
-        Command::Audit {
-            tenant,
-            limit,
-            json,
-        } => {
-            let app = App::open(&config, startup::load_master_key(&config)?).await?;
-            server::audit(&app, tenant, limit, json).await
-        }
+        Command::Audit(args) => server::audit(&open(&config).await?, args).await,
+        #[cfg(feature = "bench")]
         Command::Bench(cmd) => bench::run(cmd).await,
-        Command::Migrate(args) => {
-            let app = App::open(&config, startup::load_master_key(&config)?).await?;
-            if migrate::run(&app, args).await? {
-                Ok(())
-            } else {
-                Err(anyhow::anyhow!(
-                    "some tenants failed or are not current (see above)"
-                ))
-            }
-        }
+        Command::Migrate(args) => migrate::run(&open(&config).await?, args).await,
     }
+}
+
+/// Opens the configured registry with the configured key.
+async fn open(config: &Config) -> anyhow::Result<App> {
+    App::open(config, startup::load_master_key(config)?).await
 }
 
 async fn serve(config: Config, app: App, demo: bool) -> anyhow::Result<()> {

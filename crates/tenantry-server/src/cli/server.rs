@@ -1,11 +1,11 @@
 //! `tenantry server …` and `tenantry audit`.
 
-use super::table;
-use super::tenant::{secret_from_env, ACTOR};
-use crate::startup::App;
+use super::{secret, table};
+use crate::app::App;
 use clap::Subcommand;
-use tenantry::registry::NewServer;
-use tenantry::tenant::{Engine, Hosting, TenantCode, TlsMode};
+use tenantry::platform::{Actor, ServerRef, TenantRef};
+use tenantry::registry::{DataServer, NewServer};
+use tenantry::tenant::{Engine, Hosting, ServerName, TlsMode};
 
 #[derive(Subcommand)]
 pub enum ServerCommand {
@@ -17,7 +17,7 @@ pub enum ServerCommand {
     /// Register a data server.
     Add {
         #[arg(long)]
-        name: String,
+        name: ServerName,
         #[arg(long)]
         engine: Engine,
         /// DNS name or IP (SQLite: a directory).
@@ -37,37 +37,19 @@ pub enum ServerCommand {
         #[arg(long)]
         admin_password_env: Option<String>,
     },
-    /// Remove a data server that holds no tenant.
-    Remove { name: String },
+    /// Remove a data server (by name or id) that holds no tenant.
+    Remove { server: ServerRef },
 }
 
-pub async fn server(app: &App, cmd: ServerCommand) -> anyhow::Result<()> {
+pub async fn run(app: &App, cmd: ServerCommand) -> anyhow::Result<()> {
+    let actor = Actor::cli_from_env();
     match cmd {
         ServerCommand::List { json } => {
-            let servers = app.registry().list_servers().await?;
+            let servers = app.platform().list_servers().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&servers)?);
             } else {
-                let rows: Vec<Vec<String>> = servers
-                    .iter()
-                    .map(|s| {
-                        vec![
-                            s.name.clone(),
-                            s.engine.to_string(),
-                            s.host.clone(),
-                            s.port.to_string(),
-                            s.hosting.to_string(),
-                            s.region.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    table::render(
-                        &["NAME", "ENGINE", "HOST", "PORT", "HOSTING", "REGION"],
-                        &rows
-                    )
-                );
+                print_servers(&servers);
             }
         }
         ServerCommand::Add {
@@ -90,63 +72,75 @@ pub async fn server(app: &App, cmd: ServerCommand) -> anyhow::Result<()> {
                 region,
                 tls,
                 admin_username: admin_user,
-                admin_password: secret_from_env(admin_password_env.as_deref())?,
+                admin_password: secret::from_env(admin_password_env.as_deref())?,
             };
-            let s = app.registry().add_server(new).await?;
-            let detail = serde_json::json!({"after": {"name": s.name, "engine": s.engine, "host": s.host, "port": s.port}});
-            app.registry()
-                .audit(ACTOR, "server.add", None, detail, "ok")
-                .await?;
+            let s = app.platform().add_server(&actor, new).await?;
             println!(
                 "server {} added ({} {}:{})",
                 s.name, s.engine, s.host, s.port
             );
         }
-        ServerCommand::Remove { name } => {
-            let s = app.registry().server_by_name(&name).await?;
-            app.registry().remove_server(s.id).await?;
-            let detail = serde_json::json!({"before": {"name": s.name}});
-            app.registry()
-                .audit(ACTOR, "server.remove", None, detail, "ok")
-                .await?;
-            println!("server {name} removed");
+        ServerCommand::Remove { server } => {
+            app.platform().remove_server(&actor, &server).await?;
+            println!("server {server} removed");
         }
     }
     Ok(())
 }
 
-/// `tenantry audit`: newest entries first.
-pub async fn audit(
-    app: &App,
-    tenant: Option<TenantCode>,
+fn print_servers(servers: &[DataServer]) {
+    let rows: Vec<Vec<String>> = servers
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.to_string(),
+                s.engine.to_string(),
+                s.host.clone(),
+                s.port.to_string(),
+                s.hosting.to_string(),
+                s.region.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "ENGINE", "HOST", "PORT", "HOSTING", "REGION"];
+    print!("{}", table::render(&header, &rows));
+}
+
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    /// Only this tenant's entries (code or id).
+    #[arg(long)]
+    tenant: Option<TenantRef>,
+    #[arg(long, default_value_t = 50)]
     limit: u32,
+    #[arg(long)]
     json: bool,
-) -> anyhow::Result<()> {
-    let tenant_id = match &tenant {
-        Some(code) => Some(app.registry().tenant(code).await?.id),
-        None => None,
-    };
-    let (entries, total) = app.registry().list_audit(tenant_id, 1, limit).await?;
-    if json {
+}
+
+/// `tenantry audit`: newest entries first.
+pub async fn audit(app: &App, args: AuditArgs) -> anyhow::Result<()> {
+    let (entries, total) = app
+        .platform()
+        .audit_log(args.tenant.as_ref(), 1, args.limit)
+        .await?;
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&entries)?);
-    } else {
-        let rows: Vec<Vec<String>> = entries
-            .iter()
-            .map(|e| {
-                vec![
-                    e.at.clone(),
-                    e.actor.clone(),
-                    e.action.clone(),
-                    e.result.clone(),
-                    e.detail.to_string(),
-                ]
-            })
-            .collect();
-        print!(
-            "{}",
-            table::render(&["AT", "ACTOR", "ACTION", "RESULT", "DETAIL"], &rows)
-        );
-        println!("{} of {total} entries", entries.len());
+        return Ok(());
     }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.clone(),
+                e.actor.clone(),
+                e.action.clone(),
+                e.result.clone(),
+                e.detail.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["AT", "ACTOR", "ACTION", "RESULT", "DETAIL"];
+    print!("{}", table::render(&header, &rows));
+    println!("{} of {total} entries", entries.len());
     Ok(())
 }

@@ -1,12 +1,13 @@
-//! `tenantry tenant …` and `tenantry server …`.
+//! `tenantry tenant …`.
 
-use super::table;
-use crate::startup::App;
+use super::{secret, table};
+use crate::app::App;
 use clap::Subcommand;
-use secrecy::SecretString;
-use tenantry::credentials;
-use tenantry::lifecycle;
-use tenantry::registry::{NewTenant, PoolSettings, Tenant, TenantFilter};
+use tenantry::platform::{
+    Actor, PlatformError, ProvisionRequest, Provisioned, ServerRef, TenantRef,
+};
+use tenantry::registry::{Tenant, TenantFilter};
+use tenantry::secrets::expose;
 use tenantry::tenant::{DatabaseName, Placement, Subdomain, TenantCode, TenantStatus};
 
 #[derive(Subcommand)]
@@ -15,30 +16,31 @@ pub enum TenantCommand {
     List {
         /// Only tenants with this status.
         #[arg(long)]
-        status: Option<tenantry::tenant::TenantStatus>,
+        status: Option<TenantStatus>,
         /// Code or name contains this.
         #[arg(long)]
         search: Option<String>,
         #[arg(long)]
         json: bool,
     },
-    /// Show one tenant.
+    /// Show one tenant (by code or id).
     Show {
-        code: TenantCode,
+        tenant: TenantRef,
         #[arg(long)]
         json: bool,
     },
     /// Suspend an active tenant (its requests answer 403).
     Suspend {
-        code: TenantCode,
+        tenant: TenantRef,
         #[arg(long)]
         reason: String,
     },
     /// Reactivate a suspended tenant.
-    Reactivate { code: TenantCode },
-    /// Delete a tenant: drops our database (or detaches a customer's) and keeps a tombstone.
+    Reactivate { tenant: TenantRef },
+    /// Delete a tenant: drops our database (or detaches a customer's), removes its files and keeps
+    /// a tombstone.
     Delete {
-        code: TenantCode,
+        tenant: TenantRef,
         /// Must be the word DELETE.
         #[arg(long)]
         confirm: Option<String>,
@@ -48,14 +50,14 @@ pub enum TenantCommand {
     /// Finish provisioning a tenant left `provisioning` or `failed`.
     Provision {
         #[arg(long)]
-        retry: TenantCode,
+        retry: TenantRef,
         /// External placement: allow migrations on the customer's database.
         #[arg(long)]
         migrate: bool,
     },
     /// Change a tenant's database password on its server and in the registry (live pools follow).
     SetPassword {
-        code: TenantCode,
+        tenant: TenantRef,
         /// Name of an environment variable holding the new password (default: generate one).
         #[arg(long)]
         password_env: Option<String>,
@@ -71,9 +73,9 @@ pub struct AddTenant {
     code: TenantCode,
     #[arg(long)]
     name: String,
-    /// Data server name.
+    /// Data server name or id.
     #[arg(long)]
-    server: String,
+    server: ServerRef,
     #[arg(long, default_value = "dedicated")]
     placement: Placement,
     /// Shorthand for --placement external (the customer's own database).
@@ -99,9 +101,29 @@ pub struct AddTenant {
     plan: String,
 }
 
-pub(super) const ACTOR: &str = "cli";
+impl AddTenant {
+    fn into_request(self) -> anyhow::Result<ProvisionRequest> {
+        let placement = if self.external {
+            Placement::External
+        } else {
+            self.placement
+        };
+        let mut req = ProvisionRequest::new(self.code, self.name, placement);
+        req.server = Some(self.server);
+        req.subdomain = self.subdomain;
+        req.database = self.database;
+        req.schema = self.schema;
+        req.username = self.username;
+        req.password = secret::from_env(self.password_env.as_deref())?;
+        req.migrate_external = self.migrate;
+        req.plan = self.plan;
+        Ok(req)
+    }
+}
 
-pub async fn tenant(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
+pub async fn run(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
+    let platform = app.platform();
+    let actor = Actor::cli_from_env();
     match cmd {
         TenantCommand::List {
             status,
@@ -114,82 +136,67 @@ pub async fn tenant(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
                 page: 1,
                 limit: 500,
             };
-            let (tenants, total) = app.registry().list_tenants(&filter).await?;
+            let (tenants, total) = platform.list_tenants(&filter).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tenants)?);
             } else {
-                let rows: Vec<Vec<String>> = tenants.iter().map(row).collect();
-                print!(
-                    "{}",
-                    table::render(
-                        &[
-                            "CODE", "NAME", "STATUS", "ENGINE", "SERVER", "DATABASE", "HOSTING",
-                            "VERSION"
-                        ],
-                        &rows
-                    )
-                );
-                println!("{total} tenant(s)");
+                print_list(&tenants, total);
             }
         }
-        TenantCommand::Show { code, json } => {
-            let t = app.registry().tenant(&code).await?;
+        TenantCommand::Show { tenant, json } => {
+            let t = platform.tenant(&tenant).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);
             } else {
-                let v = serde_json::to_value(&t)?;
-                let rows: Vec<Vec<String>> = v
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| {
-                        vec![
-                            k.clone(),
-                            v.as_str()
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| v.to_string()),
-                        ]
-                    })
-                    .collect();
-                print!("{}", table::render(&["FIELD", "VALUE"], &rows));
+                print_fields(&t)?;
             }
         }
-        TenantCommand::Suspend { code, reason } => {
-            let t = lifecycle::suspend(app.registry(), app.pools(), &code, &reason, ACTOR).await?;
+        TenantCommand::Suspend { tenant, reason } => {
+            let t = platform.suspend(&actor, &tenant, &reason).await?;
             println!("tenant {} is {}", t.code, t.status);
         }
-        TenantCommand::Reactivate { code } => {
-            let t = lifecycle::reactivate(app.registry(), app.pools(), &code, ACTOR).await?;
+        TenantCommand::Reactivate { tenant } => {
+            let t = platform.reactivate(&actor, &tenant).await?;
             println!("tenant {} is {}", t.code, t.status);
         }
-        TenantCommand::Delete { code, confirm } => {
-            let t = lifecycle::delete(
-                app.registry(),
-                app.pools(),
-                &code,
-                confirm.as_deref(),
-                ACTOR,
-            )
-            .await?;
-            println!("tenant {} is {}", t.code, t.status);
+        TenantCommand::Delete { tenant, confirm } => {
+            let t = platform.delete(&actor, &tenant, confirm.as_deref()).await?;
+            let removed = t.status_reason.as_deref().unwrap_or("");
+            println!("tenant {} is {} ({removed})", t.code, t.status);
         }
-        TenantCommand::Add(add) => add_tenant(app, add).await?,
+        TenantCommand::Add(add) => {
+            let done = platform
+                .provision(&actor, add.into_request()?, &report_step)
+                .await?;
+            let t = &done.tenant;
+            println!(
+                "tenant {} is {} on {} ({})",
+                t.code, t.status, t.server_name, t.database
+            );
+            print_admin_password(&done);
+        }
         TenantCommand::SetPassword {
-            code,
+            tenant,
             password_env,
             store_only,
-        } => set_password(app, code, password_env.as_deref(), store_only).await?,
+        } => set_password(app, &actor, &tenant, password_env.as_deref(), store_only).await?,
         TenantCommand::Provision { retry, migrate } => {
-            let password = generated_password();
-            let t = app
-                .provisioner()
-                .migrate_external(migrate)
-                .finish_reporting(&retry, &password, &report_step)
-                .await?;
-            println!(
-                "tenant {} is {}; admin password (shown once): {password}",
-                t.code, t.status
-            );
+            match platform
+                .retry(&actor, &retry, None, migrate, &report_step)
+                .await
+            {
+                Ok(done) => {
+                    println!("tenant {} is {}", done.tenant.code, done.tenant.status);
+                    print_admin_password(&done);
+                }
+                // Killed after the last step: the job is done, so a retry has nothing to do.
+                Err(PlatformError::WrongStatus {
+                    code,
+                    status: TenantStatus::Active,
+                    ..
+                }) => println!("tenant {code} is active (nothing to retry)"),
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     Ok(())
@@ -200,96 +207,64 @@ fn report_step(step: &'static str) {
     println!("step {step} done");
 }
 
-fn generated_password() -> String {
-    use rand::distributions::{Alphanumeric, DistString};
-    Alphanumeric.sample_string(&mut rand::thread_rng(), 20)
-}
-
-pub(super) fn secret_from_env(var: Option<&str>) -> anyhow::Result<Option<SecretString>> {
-    match var {
-        None => Ok(None),
-        Some(v) => std::env::var(v)
-            .map(|p| Some(SecretString::from(p)))
-            .map_err(|_| anyhow::anyhow!("environment variable {v} is not set")),
+fn print_admin_password(done: &Provisioned) {
+    if let Some(pw) = &done.generated_admin_password {
+        println!("admin user: admin / {}  (shown once)", expose(pw));
     }
 }
 
 /// `tenant set-password`: prints the password only when it was generated, and only once.
 async fn set_password(
     app: &App,
-    code: TenantCode,
+    actor: &Actor,
+    tenant: &TenantRef,
     password_env: Option<&str>,
     store_only: bool,
 ) -> anyhow::Result<()> {
-    let given = secret_from_env(password_env)?;
+    let given = secret::from_env(password_env)?;
     if store_only {
         let password = given.ok_or_else(|| {
             anyhow::anyhow!("--store-only needs the password in --password-env VAR")
         })?;
-        credentials::store_password(app.registry(), &code, password, ACTOR).await?;
-        println!("password of tenant {code} changed (stored only; the server was not touched)");
+        app.platform()
+            .store_password(actor, tenant, password)
+            .await?;
+        println!("password of tenant {tenant} changed (stored only; the server was not touched)");
         return Ok(());
     }
     let generated = given.is_none();
-    let password = credentials::set_password(app.registry(), &code, given, ACTOR).await?;
-    println!("password of tenant {code} changed");
+    let password = app.platform().set_password(actor, tenant, given).await?;
+    println!("password of tenant {tenant} changed");
     if generated {
-        println!(
-            "new database password (shown once): {}",
-            tenantry::secrets::expose(&password)
-        );
+        println!("new database password (shown once): {}", expose(&password));
     }
     Ok(())
 }
 
-async fn add_tenant(app: &App, add: AddTenant) -> anyhow::Result<()> {
-    let server = app.registry().server_by_name(&add.server).await?;
-    let placement = if add.external {
-        Placement::External
-    } else {
-        add.placement
-    };
-    let default_user = (placement != Placement::External)
-        .then(|| server.admin_username.clone())
-        .flatten();
-    let new = NewTenant {
-        subdomain: add.subdomain,
-        code: add.code,
-        name: add.name,
-        domains: Vec::new(),
-        placement,
-        server_id: server.id,
-        database: add.database,
-        schema: add.schema,
-        username: add.username.or(default_user),
-        password: secret_from_env(add.password_env.as_deref())?,
-        status: TenantStatus::Provisioning,
-        region: None,
-        pool: PoolSettings::default(),
-        plan: add.plan,
-        notes: None,
-    };
-    let password = generated_password();
-    let code = new.code.clone();
-    let done = app
-        .provisioner()
-        .migrate_external(add.migrate)
-        .provision_reporting(new, &password, &report_step)
-        .await;
-    let tenant_id = app.registry().tenant(&code).await.ok().map(|t| t.id);
-    let result = if done.is_ok() { "ok" } else { "failed" };
-    let detail =
-        serde_json::json!({"after": {"code": code, "placement": placement, "server": server.name}});
-    app.registry()
-        .audit(ACTOR, "tenant.provision", tenant_id, detail, result)
-        .await?;
-    let t = done?;
-    app.storage.ensure_tenant_dir(t.id).await?;
-    println!(
-        "tenant {} is {} on {} ({})",
-        t.code, t.status, t.server_name, t.database
-    );
-    println!("admin user: admin / {password}  (shown once)");
+fn print_list(tenants: &[Tenant], total: i64) {
+    let rows: Vec<Vec<String>> = tenants.iter().map(row).collect();
+    let header = [
+        "CODE", "NAME", "STATUS", "ENGINE", "SERVER", "DATABASE", "HOSTING", "VERSION",
+    ];
+    print!("{}", table::render(&header, &rows));
+    println!("{total} tenant(s)");
+}
+
+fn print_fields(t: &Tenant) -> anyhow::Result<()> {
+    let v = serde_json::to_value(t)?;
+    let rows: Vec<Vec<String>> = v
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let text = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
+            vec![k.clone(), text]
+        })
+        .collect();
+    print!("{}", table::render(&["FIELD", "VALUE"], &rows));
     Ok(())
 }
 
@@ -299,8 +274,8 @@ fn row(t: &Tenant) -> Vec<String> {
         t.name.clone(),
         t.status.to_string(),
         t.engine.to_string(),
-        t.server_name.clone(),
-        t.database.clone(),
+        t.server_name.to_string(),
+        t.database.to_string(),
         t.hosting.to_string(),
         t.schema_version
             .map(|v| v.to_string())

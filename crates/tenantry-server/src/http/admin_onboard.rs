@@ -1,19 +1,18 @@
 //! Admin plane (owner token): onboarding checks of customer-hosted ("bring your own database")
 //! tenant databases, before or after the tenant is registered.
 
-use super::{JsonBody, OptionalJson, OwnerAuth};
-use crate::startup::App;
+use super::{HttpError, JsonBody, OptionalJson, OwnerAuth};
+use crate::app::App;
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tenantry::onboard::{self, CheckReport, OnboardTarget};
-use tenantry::registry::{DataServer, DataSource, RegistryError};
+use tenantry::onboard::CheckReport;
+use tenantry::platform::{OnboardCandidate, ServerRef, TenantRef};
 use tenantry::router::ApiError;
-use tenantry::tenant::{DatabaseName, Placement};
-use uuid::Uuid;
+use tenantry::tenant::DatabaseName;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -45,77 +44,35 @@ fn answer(report: CheckReport) -> Json<Value> {
     Json(json!({"ok": report.ok(), "checks": report.checks}))
 }
 
-async fn server(app: &App, id: &str) -> Result<DataServer, ApiError> {
-    let found = match Uuid::parse_str(id) {
-        Ok(uuid) => app.registry().server(uuid).await,
-        Err(_) => app.registry().server_by_name(id).await,
-    };
-    found.map_err(|e| match e {
-        RegistryError::NotFound(_) => ApiError::bad_request(
-            "unknown_server",
-            format!("server: no data server named {id:?} is registered"),
-        ),
-        other => other.into(),
-    })
-}
-
-#[tracing::instrument(skip_all, fields(server = %body.server, database = %body.database))]
 async fn check(
     State(app): State<App>,
     _o: OwnerAuth,
     JsonBody(body): JsonBody<CheckBody>,
-) -> Result<Json<Value>, ApiError> {
-    let server = server(&app, &body.server).await?;
-    let source = DataSource {
-        engine: server.engine,
-        host: server.host,
-        port: server.port,
-        database: body.database.to_string(),
-        schema: None,
-        username: body.username.filter(|u| !u.is_empty()),
+) -> Result<Json<Value>, HttpError> {
+    let server = ServerRef::parse(&body.server).map_err(|_| {
+        let why = format!(
+            "server: no data server named {:?} is registered",
+            body.server
+        );
+        ApiError::bad_request("unknown_server", why)
+    })?;
+    let candidate = OnboardCandidate {
+        server,
+        database: body.database,
+        username: body.username,
         password: body.password.map(SecretString::from),
-        tls: server.tls,
-        server_id: uuid::Uuid::nil(),
-        server_max_connections: None,
-        fingerprint: 0,
+        ddl_required: body.ddl.unwrap_or(true),
     };
-    let ddl_required = body.ddl.unwrap_or(true);
-    let report = onboard::check(OnboardTarget {
-        source: &source,
-        ddl_required,
-    })
-    .await;
-    Ok(answer(report))
+    Ok(answer(app.platform().onboard_check(candidate).await?))
 }
 
-#[tracing::instrument(skip_all, fields(tenant = %id))]
 async fn check_tenant(
     State(app): State<App>,
     _o: OwnerAuth,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<TenantCheckBody>,
-) -> Result<Json<Value>, ApiError> {
-    let tenant = super::admin_tenants::find(&app, &id).await?;
-    if tenant.placement != Placement::External {
-        return Err(ApiError::bad_request(
-            "not_external",
-            format!(
-                "tenant {} is {}: onboarding checks are for external (customer-hosted) tenants",
-                tenant.code, tenant.placement
-            ),
-        ));
-    }
-    let config = app
-        .registry()
-        .tenant_config(&tenant.code)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found("tenant_not_found", format!("tenant {id} does not exist"))
-        })?;
-    let report = onboard::check(OnboardTarget {
-        source: &config.source,
-        ddl_required: body.ddl.unwrap_or(true),
-    })
-    .await;
-    Ok(answer(report))
+) -> Result<Json<Value>, HttpError> {
+    let r: TenantRef = id.parse()?;
+    let ddl = body.ddl.unwrap_or(true);
+    Ok(answer(app.platform().onboard_check_tenant(&r, ddl).await?))
 }

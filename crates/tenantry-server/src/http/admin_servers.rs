@@ -1,7 +1,7 @@
 //! Admin plane (owner token): data servers.
 
-use super::{JsonBody, OwnerAuth};
-use crate::startup::App;
+use super::{HttpError, JsonBody, OwnerAuth};
+use crate::app::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -9,10 +9,9 @@ use axum::{Json, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tenantry::platform::ServerRef;
 use tenantry::registry::{DataServer, NewServer};
-use tenantry::router::ApiError;
-use tenantry::tenant::{Engine, Hosting, TlsMode};
-use uuid::Uuid;
+use tenantry::tenant::{Engine, Hosting, ServerName, TlsMode};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -23,14 +22,14 @@ pub fn routes() -> Router<App> {
         )
 }
 
-async fn servers(State(app): State<App>, _o: OwnerAuth) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"data": app.registry().list_servers().await?})))
+async fn servers(State(app): State<App>, _o: OwnerAuth) -> Result<Json<Value>, HttpError> {
+    Ok(Json(json!({"data": app.platform().list_servers().await?})))
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerBody {
-    name: String,
+    name: ServerName,
     engine: Engine,
     host: String,
     port: Option<u16>,
@@ -48,9 +47,9 @@ fn default_tls() -> TlsMode {
 
 async fn add_server(
     State(app): State<App>,
-    OwnerAuth(owner): OwnerAuth,
+    owner: OwnerAuth,
     JsonBody(b): JsonBody<ServerBody>,
-) -> Result<(StatusCode, Json<DataServer>), ApiError> {
+) -> Result<(StatusCode, Json<DataServer>), HttpError> {
     let new = NewServer {
         name: b.name,
         engine: b.engine,
@@ -62,32 +61,16 @@ async fn add_server(
         admin_username: b.admin_username,
         admin_password: b.admin_password.map(SecretString::from),
     };
-    let server = app.registry().add_server(new).await?;
-    let detail = json!({"after": {"name": server.name, "engine": server.engine, "host": server.host, "port": server.port, "adminPassword": server.has_admin_password.then_some("***")}});
-    app.registry()
-        .audit(&owner.name, "server.add", None, detail, "ok")
-        .await?;
+    let server = app.platform().add_server(owner.actor(), new).await?;
     Ok((StatusCode::CREATED, Json(server)))
 }
 
 async fn remove_server(
     State(app): State<App>,
-    OwnerAuth(owner): OwnerAuth,
+    owner: OwnerAuth,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let server = match Uuid::parse_str(&id) {
-        Ok(uuid) => app.registry().server(uuid).await?,
-        Err(_) => app.registry().server_by_name(&id).await?,
-    };
-    app.registry().remove_server(server.id).await?;
-    app.registry()
-        .audit(
-            &owner.name,
-            "server.remove",
-            None,
-            json!({"before": {"name": server.name}}),
-            "ok",
-        )
-        .await?;
+) -> Result<StatusCode, HttpError> {
+    let r: ServerRef = id.parse()?;
+    app.platform().remove_server(owner.actor(), &r).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,7 +15,7 @@ pub struct Login {
 }
 
 pub async fn login(
-    axum::extract::State(app): axum::extract::State<crate::startup::App>,
+    axum::extract::State(app): axum::extract::State<crate::app::App>,
     Tenant(tenant): Tenant,
     TenantDb(mut conn): TenantDb,
     JsonBody(body): JsonBody<Login>,

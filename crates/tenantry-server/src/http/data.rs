@@ -2,7 +2,7 @@
 
 use super::resource::{Field, Kind, Resource};
 use super::JsonBody;
-use crate::startup::App;
+use crate::app::App;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::get;

@@ -5,7 +5,8 @@
 //! `%00`, double encoding) is refused as `invalid_path` instead of being decoded into something
 //! that means more than it shows.
 
-use crate::startup::App;
+use super::error::{storage_error, too_large};
+use crate::app::App;
 use axum::body::Body;
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -14,7 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tenantry::router::{ApiError, Tenant, TenantUser};
-use tenantry::storage::{StorageError, StoragePath};
+use tenantry::storage::StoragePath;
 
 const PREFIX: &str = "/api/files/";
 
@@ -22,25 +23,6 @@ pub fn routes() -> Router<App> {
     Router::new().route("/api/files", get(list)).route(
         "/api/files/{*path}",
         get(download).put(upload).delete(remove),
-    )
-}
-
-/// Maps storage errors to the HTTP answer; I/O causes are logged, not shown.
-fn storage_error(e: StorageError) -> ApiError {
-    match e {
-        StorageError::InvalidPath(reason) => ApiError::bad_request("invalid_path", reason),
-        StorageError::TooLarge { limit } => too_large(limit),
-        StorageError::NotFound => ApiError::not_found("not_found", "no such file"),
-        StorageError::Upload(_) => ApiError::bad_request("invalid_body", e.to_string()),
-        other => ApiError::internal(&other),
-    }
-}
-
-fn too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "file_too_large",
-        format!("files may be at most {limit} bytes"),
     )
 }
 
@@ -60,7 +42,7 @@ async fn upload(
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
     let path = file_path(&uri)?;
-    let limit = app.storage.max_file_bytes();
+    let limit = app.storage().max_file_bytes();
     // A declared length over the limit is refused before a byte is read; the store enforces the
     // limit again while streaming, for chunked bodies and lying clients.
     let declared = headers
@@ -71,7 +53,7 @@ async fn upload(
         return Err(too_large(limit));
     }
     let stored = app
-        .storage
+        .storage()
         .put(t.0.tenant.id, &path, body.into_data_stream())
         .await
         .map_err(storage_error)?;
@@ -95,7 +77,7 @@ async fn download(
 ) -> Result<impl IntoResponse, ApiError> {
     let path = file_path(&uri)?;
     let bytes = app
-        .storage
+        .storage()
         .get(t.0.tenant.id, &path)
         .await
         .map_err(storage_error)?;
@@ -110,7 +92,7 @@ async fn remove(
     uri: OriginalUri,
 ) -> Result<StatusCode, ApiError> {
     let path = file_path(&uri)?;
-    app.storage
+    app.storage()
         .delete(t.0.tenant.id, &path)
         .await
         .map_err(storage_error)?;
@@ -124,7 +106,7 @@ async fn list(
     State(app): State<App>,
 ) -> Result<Json<Value>, ApiError> {
     let files = app
-        .storage
+        .storage()
         .list(t.0.tenant.id)
         .await
         .map_err(storage_error)?;

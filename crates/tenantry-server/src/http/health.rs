@@ -3,7 +3,7 @@
 //! the pool manager without I/O.
 
 use super::OwnerAuth;
-use crate::startup::App;
+use crate::app::App;
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;

@@ -7,15 +7,17 @@ mod admin_servers;
 mod admin_tenants;
 mod auth;
 pub mod data;
+pub mod error;
 mod files;
 mod health;
 pub mod resource;
 
-use crate::startup::App;
+use crate::app::App;
 use axum::routing::{get, post};
 use axum::Router;
 
 pub use admin::OwnerAuth;
+pub use error::HttpError;
 
 /// The whole HTTP API.
 pub fn router(app: App) -> Router {

@@ -137,12 +137,14 @@ async fn suspension_through_the_api_closes_the_pool_and_is_audited() {
     assert_eq!(
         actions,
         [
-            ("reactivate", "ok"),
-            ("suspend", "refused"),
-            ("suspend", "ok")
-        ]
+            ("tenant.reactivate", "ok"),
+            ("tenant.suspend", "refused"),
+            ("tenant.suspend", "ok"),
+            ("tenant.suspend", "refused"),
+        ],
+        "every outcome is audited, the empty reason too"
     );
-    assert_eq!(body["data"][2]["actor"], "owner@test.local");
+    assert_eq!(body["data"][2]["actor"], "owner:owner@test.local");
     assert_eq!(body["data"][2]["detail"]["reason"], "unpaid invoice");
 }
 
@@ -451,6 +453,14 @@ async fn tenant_update_changes_domains_and_limits_and_takes_effect_at_once() {
             None,
         )
         .await;
-    assert_eq!(audit["data"][0]["action"], "tenant.update");
-    assert_eq!(audit["data"][0]["detail"]["before"]["name"], "Test Tenant");
+    let rows = audit["data"].as_array().unwrap();
+    let done: Vec<_> = rows.iter().filter(|e| e["result"] == "ok").collect();
+    assert_eq!(done.len(), 1, "one update went through: {audit}");
+    assert_eq!(done[0]["action"], "tenant.update");
+    assert_eq!(done[0]["detail"]["before"]["name"], "Test Tenant");
+    assert_eq!(done[0]["detail"]["after"]["name"], "Acme Renamed");
+    assert_eq!(
+        rows[0]["result"], "refused",
+        "the refused pool change is audited too"
+    );
 }

@@ -4,6 +4,7 @@ use std::process::Output;
 
 fn tenantry(data_dir: &std::path::Path, args: &[&str]) -> Output {
     crate::common::tenantry_cmd(data_dir)
+        .env("USER", "ops-ann")
         .args(args)
         .output()
         .unwrap()
@@ -134,9 +135,24 @@ async fn cli_adds_a_server_provisions_a_tenant_deletes_it_and_shows_the_audit() 
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["action"].as_str().unwrap())
+        .take(6)
+        .map(|e| (e["action"].as_str().unwrap(), e["result"].as_str().unwrap()))
         .collect();
-    assert_eq!(actions, ["delete", "tenant.provision", "server.add"]);
+    assert_eq!(
+        actions,
+        [
+            ("server.remove", "refused"),
+            ("tenant.delete", "ok"),
+            ("tenant.delete", "refused"),
+            ("tenant.provision", "ok"),
+            ("server.add", "ok"),
+            ("server.add", "refused"),
+        ],
+        "every command is audited, refusals too"
+    );
+    let entries = entries.as_array().unwrap();
+    assert!(entries[0..6].iter().all(|e| e["actor"] == "cli:ops-ann"));
+    assert_eq!(entries[1]["detail"]["files"]["removed"], 0);
 }
 
 #[tokio::test]
@@ -186,7 +202,11 @@ async fn keys_rotate_re_encrypts_every_secret_and_keeps_every_tenant_reachable()
     let app = tenantry_server::startup::App::open(&config, secrets.clone())
         .await
         .unwrap();
-    let server = app.registry().server_by_name("pg").await.unwrap();
+    let server = app
+        .registry()
+        .server_by_name(&crate::common::server_name("pg"))
+        .await
+        .unwrap();
     let stored: String =
         sqlx::query_scalar("SELECT admin_password_enc FROM data_servers WHERE name = 'pg'")
             .fetch_one(app.registry().pool())
@@ -248,7 +268,11 @@ async fn a_running_server_follows_a_rotation_made_by_another_process() {
 
     // A cold read of a secret now under the new key reloads the keyring instead of failing.
     running.registry().invalidate_all();
-    let server = running.registry().server_by_name("pg").await.unwrap();
+    let server = running
+        .registry()
+        .server_by_name(&crate::common::server_name("pg"))
+        .await
+        .unwrap();
     let pw = running
         .registry()
         .server_admin_password(server.id)

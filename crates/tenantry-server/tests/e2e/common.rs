@@ -6,6 +6,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tenantry::auth::TokenSigner;
+use tenantry::platform::{Platform, PlatformSettings};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
 use tenantry::provision::Provisioner;
 use tenantry::registry::{
@@ -14,7 +15,8 @@ use tenantry::registry::{
 use tenantry::secrets::{MasterKey, SecretBox};
 use tenantry::storage::Storage;
 use tenantry::tenant::{
-    DatabaseName, Engine, Hosting, Placement, Subdomain, TenantCode, TenantStatus, TlsMode,
+    DatabaseName, Engine, Hosting, Placement, ServerName, Subdomain, TenantCode, TenantStatus,
+    TlsMode,
 };
 use tenantry_server::startup::{self, App};
 use tenantry_testkit::{shared_mariadb, shared_pg, unique_name};
@@ -66,13 +68,17 @@ impl TestApp {
             .create_owner("owner@test.local", "Owner", PASSWORD)
             .await
             .unwrap();
-        let app = App::new(
+        let platform = Platform::new(
             registry,
             PoolManager::new(pools),
             signer,
+            Storage::new(dir.path().join("files"), FILE_LIMIT),
+            PlatformSettings::default(),
+        );
+        let app = App::new(
+            platform,
             Some(tenantry::tenant::HostName::parse("example.com").unwrap()),
-        )
-        .with_storage(Storage::new(dir.path().join("files"), FILE_LIMIT));
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -90,6 +96,10 @@ impl TestApp {
 
     pub fn registry(&self) -> &Registry {
         self.app.registry()
+    }
+
+    pub fn platform(&self) -> &Platform {
+        self.app.platform()
     }
 
     /// Registers a data server for `on` (idempotent per app).
@@ -131,6 +141,7 @@ impl TestApp {
                 )
             }
         };
+        let name = ServerName::parse(&name).unwrap();
         if let Ok(s) = self.registry().server_by_name(&name).await {
             return s;
         }
@@ -316,6 +327,22 @@ pub fn tenantry_cmd(data_dir: &std::path::Path) -> std::process::Command {
     c
 }
 
+/// The `tenantry` binary on `data_dir` as CLI user `user` (the audit log's `cli:{user}`).
+pub fn as_user(data_dir: &std::path::Path, user: &str) -> std::process::Command {
+    let mut c = tenantry_cmd(data_dir);
+    c.env("USER", user);
+    c
+}
+
+/// A command's stdout and stderr, for assertion messages and searches.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// A data directory holding the demo's registry and tenants (registry closed again), and its config.
 pub async fn demo_data_dir() -> (
     tempfile::TempDir,
@@ -343,4 +370,8 @@ pub fn mariadb_user_with_database(db: &str, user: &str, password: &str) {
              GRANT ALL ON `{db}`.* TO '{user}'@'%'; GRANT ALL ON `{db}`.* TO '{user}'@'localhost';"
         ))
         .unwrap();
+}
+
+pub fn server_name(s: &str) -> ServerName {
+    ServerName::parse(s).unwrap()
 }

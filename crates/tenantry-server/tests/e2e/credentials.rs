@@ -4,7 +4,7 @@ use crate::common::{secret, On, TestApp};
 use reqwest::{Method, StatusCode};
 use sqlx::{AnyConnection, Connection};
 use std::process::Command;
-use tenantry::credentials::{self, CredentialError};
+use tenantry::platform::{Actor, CredentialError, PlatformError, TenantRef};
 use tenantry::registry::Registry;
 use tenantry::secrets::expose;
 use tenantry::tenant::{Placement, TenantCode};
@@ -12,8 +12,22 @@ use tenantry_testkit::{shared_mariadb, shared_pg, unique_name};
 
 const OLD: &str = "old-pw-1234.X";
 
-fn code(c: &str) -> TenantCode {
-    TenantCode::parse(c).unwrap()
+fn tref(c: &str) -> TenantRef {
+    TenantRef::Code(TenantCode::parse(c).unwrap())
+}
+
+fn actor() -> Actor {
+    Actor::Cli {
+        user: "test".into(),
+    }
+}
+
+/// The credential error inside a platform error.
+fn credential(err: &PlatformError) -> &CredentialError {
+    match err {
+        PlatformError::Credentials(c) => c,
+        other => panic!("not a credential error: {other}"),
+    }
 }
 
 async fn stored_ciphertext(registry: &Registry, code: &str) -> String {
@@ -51,7 +65,9 @@ async fn changed_password_is_set_on_the_server_stored_encrypted_audited_and_used
     assert_eq!(s, StatusCode::OK, "pool warm with the old password");
     let before = stored_ciphertext(t.registry(), "ACME").await;
 
-    let password = credentials::set_password(t.registry(), &code("ACME"), None, "test")
+    let password = t
+        .platform()
+        .set_password(&actor(), &tref("ACME"), None)
         .await
         .unwrap();
     let pw = expose(&password).to_owned();
@@ -117,14 +133,10 @@ async fn a_postgres_tenant_password_is_changed_with_alter_role() {
     new.username = Some(user.clone());
     new.password = Some(secret(OLD));
     t.registry().create_tenant(new).await.unwrap();
-    credentials::set_password(
-        t.registry(),
-        &code("PGPW"),
-        Some(secret("N3w.pw-~!@#%^*+=")),
-        "test",
-    )
-    .await
-    .unwrap();
+    t.platform()
+        .set_password(&actor(), &tref("PGPW"), Some(secret("N3w.pw-~!@#%^*+=")))
+        .await
+        .unwrap();
     assert_ne!(hash(), before, "the role's password hash changed");
 }
 
@@ -132,10 +144,15 @@ async fn a_postgres_tenant_password_is_changed_with_alter_role() {
 async fn an_sqlite_tenant_is_refused_because_it_has_no_password() {
     let t = TestApp::spawn().await;
     t.tenant("LITE", On::Sqlite).await;
-    let err = credentials::set_password(t.registry(), &code("LITE"), None, "test")
+    let err = t
+        .platform()
+        .set_password(&actor(), &tref("LITE"), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, CredentialError::NoPasswords { .. }), "{err}");
+    assert!(
+        matches!(credential(&err), CredentialError::NoPasswords { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("SQLite"), "{err}");
 }
 
@@ -147,10 +164,15 @@ async fn a_password_that_cannot_be_spliced_into_ddl_is_refused_without_being_ech
     new.username = Some(unique_name("u"));
     t.registry().create_tenant(new).await.unwrap();
     let bad = "x' OR '1'='1";
-    let err = credentials::set_password(t.registry(), &code("QUOTE"), Some(secret(bad)), "test")
+    let err = t
+        .platform()
+        .set_password(&actor(), &tref("QUOTE"), Some(secret(bad)))
         .await
         .unwrap_err();
-    assert!(matches!(err, CredentialError::InvalidPassword(_)), "{err}");
+    assert!(
+        matches!(credential(&err), CredentialError::InvalidPassword(_)),
+        "{err}"
+    );
     assert!(!err.to_string().contains(bad), "{err}");
 }
 
@@ -168,10 +190,15 @@ async fn external_tenant(t: &TestApp, c: &str, user: &str) {
 async fn an_external_tenant_is_refused_and_pointed_to_store_only() {
     let t = TestApp::spawn().await;
     external_tenant(&t, "BYOD", "customer_app").await;
-    let err = credentials::set_password(t.registry(), &code("BYOD"), None, "test")
+    let err = t
+        .platform()
+        .set_password(&actor(), &tref("BYOD"), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, CredentialError::External { .. }), "{err}");
+    assert!(
+        matches!(credential(&err), CredentialError::External { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("--store-only"), "{err}");
 }
 
@@ -183,12 +210,13 @@ async fn store_only_on_an_external_tenant_stores_the_password_without_altering_t
     external_tenant(&t, "BYOD", &user).await;
     let before = stored_ciphertext(t.registry(), "BYOD").await;
     let customers = "Cust0mer's pw";
-    credentials::store_password(t.registry(), &code("BYOD"), secret(customers), "test")
+    t.platform()
+        .store_password(&actor(), &tref("BYOD"), secret(customers))
         .await
         .unwrap();
     let config = t
         .registry()
-        .tenant_config(&code("BYOD"))
+        .tenant_config(&TenantCode::parse("BYOD").unwrap())
         .await
         .unwrap()
         .unwrap();

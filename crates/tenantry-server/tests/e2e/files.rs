@@ -1,4 +1,5 @@
-//! Per-tenant files through `/api/files`: round trip, isolation, traversal, links, size limit.
+//! Per-tenant files through `/api/files`: round trip, isolation, traversal, links, size limit, and
+//! removal when the tenant is deleted.
 
 use crate::common::{error_code, On, TestApp, FILE_LIMIT};
 use reqwest::{Method, StatusCode};
@@ -150,7 +151,7 @@ async fn symlink_planted_in_the_tenant_directory_pointing_outside_is_refused() {
     let outside = t.dir.path().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("passwd"), "root:x:0:0").unwrap();
-    let home = t.app.storage.tenant_dir(tenant.id);
+    let home = t.app.storage().tenant_dir(tenant.id);
     std::fs::create_dir_all(&home).unwrap();
     std::os::unix::fs::symlink(&outside, home.join("etc")).unwrap();
     std::os::unix::fs::symlink(outside.join("passwd"), home.join("passwd")).unwrap();
@@ -212,7 +213,7 @@ async fn oversize_chunked_upload_without_a_length_is_refused_while_streaming() {
         (s, error_code(&body)),
         (StatusCode::PAYLOAD_TOO_LARGE, "file_too_large")
     );
-    let left: Vec<_> = std::fs::read_dir(t.app.storage.tenant_dir(tenant.id))
+    let left: Vec<_> = std::fs::read_dir(t.app.storage().tenant_dir(tenant.id))
         .unwrap()
         .collect();
     assert!(
@@ -235,4 +236,73 @@ async fn file_routes_without_a_token_answer_401() {
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
         assert_eq!(error_code(&body), "unauthorized");
     }
+}
+
+#[tokio::test]
+async fn deleting_a_tenant_removes_its_files_and_the_audit_row_says_so() {
+    let t = TestApp::spawn().await;
+    let token = acme(&t).await;
+    let tenant = t.tenant("KEEP", On::Sqlite).await;
+    let keep = t.login("KEEP").await;
+    assert!(put(&t, &token, "a.txt", b"hello".to_vec())
+        .await
+        .status()
+        .is_success());
+    assert!(put(&t, &token, "docs/b.bin", vec![7; 300])
+        .await
+        .status()
+        .is_success());
+    assert!(put(&t, &keep, "a.txt", b"mine".to_vec())
+        .await
+        .status()
+        .is_success());
+    let acme = t.registry().tenant(&"ACME".parse().unwrap()).await.unwrap();
+    let home = t.app.storage().tenant_dir(acme.id);
+    assert!(home.join("docs/b.bin").is_file());
+
+    let owner = t.owner_token().await;
+    let body = Some(serde_json::json!({"confirm": "DELETE"}));
+    let (s, resp) = t
+        .call(
+            Method::DELETE,
+            "/api/admin/tenants/ACME",
+            Some(&owner),
+            body,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{resp}");
+    assert!(!home.exists(), "the tenant's directory must be gone");
+    assert!(
+        t.app
+            .storage()
+            .tenant_dir(tenant.id)
+            .join("a.txt")
+            .is_file(),
+        "another tenant's files stay"
+    );
+    assert!(
+        resp["statusReason"]
+            .as_str()
+            .unwrap()
+            .contains("2 file(s), 305 byte(s) removed"),
+        "the tombstone says what was removed: {resp}"
+    );
+    let (_, audit) = t
+        .call(
+            Method::GET,
+            "/api/admin/audit?tenant=ACME",
+            Some(&owner),
+            None,
+        )
+        .await;
+    let row = &audit["data"][0];
+    assert_eq!(
+        (row["action"].as_str(), row["result"].as_str()),
+        (Some("tenant.delete"), Some("ok"))
+    );
+    assert_eq!(
+        row["detail"]["files"],
+        serde_json::json!({"removed": 2, "bytes": 305})
+    );
+    assert_eq!(row["detail"]["data"], "database dropped");
 }

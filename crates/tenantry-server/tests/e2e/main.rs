@@ -1,5 +1,6 @@
 //! End-to-end tests through the real HTTP server, on real SQLite, PostgreSQL and MariaDB servers.
 
+mod actors;
 mod admin;
 mod budget;
 mod cli;
@@ -7,9 +8,12 @@ mod common;
 mod credentials;
 mod data_api;
 mod files;
+mod first_start;
 mod fleet;
 mod isolation;
+mod keys;
 mod onboard;
+mod owners;
 mod pools;
 mod provision;
 mod provision_kill;

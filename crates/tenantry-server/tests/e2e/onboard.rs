@@ -74,7 +74,7 @@ fn mariadb_user(grants: &str, password: &str) -> (String, String) {
 async fn customer_server(t: &TestApp, name: &str, host: &str, port: u16, tls: TlsMode) {
     t.registry()
         .add_server(NewServer {
-            name: name.into(),
+            name: crate::common::server_name(name),
             engine: Engine::Postgres,
             host: host.into(),
             port: Some(port),

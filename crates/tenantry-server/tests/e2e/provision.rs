@@ -233,7 +233,7 @@ async fn without_a_named_server_the_least_loaded_server_of_ours_is_chosen_and_st
     assert_eq!(resp["tenant"]["serverName"], "pg0");
     let id: uuid::Uuid = resp["tenant"]["id"].as_str().unwrap().parse().unwrap();
     assert!(
-        t.app.storage.tenant_dir(id).is_dir(),
+        t.app.storage().tenant_dir(id).is_dir(),
         "provisioning creates the storage directory"
     );
     let body = json!({"code": "NOMY", "name": "No", "placement": "dedicated", "engine": "mysql"});

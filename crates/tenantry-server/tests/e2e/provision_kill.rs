@@ -142,7 +142,7 @@ async fn provisioning_killed_after_any_step_leaves_no_half_built_tenant_and_retr
         .unwrap();
     for db in dbs.lines() {
         assert!(
-            tenants.iter().any(|t| t.database == db),
+            tenants.iter().any(|t| t.database.as_str() == db),
             "orphan database {db}"
         );
     }

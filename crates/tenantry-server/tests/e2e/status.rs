@@ -106,7 +106,7 @@ async fn unreachable_database_is_503_within_the_acquire_timeout_then_fails_fast(
     let dead = t
         .registry()
         .add_server(NewServer {
-            name: "dead".into(),
+            name: crate::common::server_name("dead"),
             engine: Engine::Postgres,
             host: "127.0.0.1".into(),
             port: Some(tenantry_testkit::closed_port()),

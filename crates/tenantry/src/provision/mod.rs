@@ -147,8 +147,7 @@ impl Provisioner {
                 server: &server,
                 password: self.registry.server_admin_password(server.id).await?,
             };
-            let database =
-                DatabaseName::parse(&tenant.database).map_err(step("create database"))?;
+            let database = tenant.database.clone();
             admin
                 .create_database(&database)
                 .await
@@ -160,7 +159,7 @@ impl Provisioner {
             if own_user {
                 let name: String = format!("u_{database}").chars().take(63).collect();
                 let user = DatabaseName::parse(&name).map_err(step("database user"))?;
-                let password = secrecy::SecretString::from(generated_password(24));
+                let password = crate::secrets::generate_password();
                 admin
                     .create_tenant_user(&database, &user, &password)
                     .await
@@ -171,9 +170,8 @@ impl Provisioner {
                 done("database user");
             }
             if let Some(schema) = &tenant.schema {
-                let schema = DatabaseName::parse(schema).map_err(step("create schema"))?;
                 admin
-                    .create_schema(&database, &schema)
+                    .create_schema(&database, schema)
                     .await
                     .map_err(step("create schema"))?;
                 done("create schema");
@@ -288,11 +286,6 @@ pub async fn ensure_user(
     )
     .await?;
     Ok(true)
-}
-/// A random alphanumeric password (safe to splice into DDL, which cannot bind parameters).
-pub fn generated_password(len: usize) -> String {
-    use rand::distributions::{Alphanumeric, DistString};
-    Alphanumeric.sample_string(&mut rand::thread_rng(), len)
 }
 
 /// Compile-time check: provisioning runs inside axum handlers and spawned tasks, whose futures must

@@ -20,8 +20,9 @@ pub struct AuditEntry {
 }
 
 impl Registry {
-    /// Appends one audit row.
-    pub async fn audit(
+    /// Appends one audit row. Only the platform writes them (`platform::audit`), so every row has
+    /// a typed actor and action.
+    pub(crate) async fn audit(
         &self,
         actor: &str,
         action: &str,

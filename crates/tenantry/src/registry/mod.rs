@@ -6,6 +6,7 @@
 
 mod audit;
 mod cache;
+mod keys;
 mod owners;
 mod servers;
 mod tenant_writes;
@@ -58,7 +59,7 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
     sqlx::migrate!("../../migrations/registry/postgres");
 
-const KEY_CHECK_CONTEXT: &str = "registry:key-check";
+pub(crate) const KEY_CHECK_CONTEXT: &str = "registry:key-check";
 
 /// A cheap `Clone` handle on the registry.
 #[derive(Clone)]
@@ -72,7 +73,7 @@ struct Inner {
     engine: Engine,
     /// Replaced when a rotation made elsewhere is picked up (see [`Registry::set_key_source`]).
     /// A std lock: held only to clone two `Arc`s, never across an `.await`.
-    secrets: std::sync::RwLock<SecretBox>,
+    pub(crate) secrets: std::sync::RwLock<SecretBox>,
     /// Re-reads the keyring when a ciphertext names a key this process does not hold yet.
     key_source: std::sync::OnceLock<KeySource>,
     cache: cache::TenantCache,
@@ -159,52 +160,6 @@ impl Registry {
                 }),
             },
         }
-    }
-
-    /// Re-encrypts every stored secret under `new`'s current key, in one transaction, and moves the
-    /// key check to it. `new` must also hold the keys the secrets are under now. Returns how many
-    /// secrets were re-encrypted.
-    pub async fn rotate_secrets(&self, new: &SecretBox) -> Result<usize> {
-        let mut tx = self.pool().begin().await?;
-        let mut count = 0;
-        for (table, column, key, context_of) in [
-            (
-                "tenants",
-                "password_enc",
-                "id",
-                tenants::password_context as fn(uuid::Uuid) -> String,
-            ),
-            (
-                "data_servers",
-                "admin_password_enc",
-                "id",
-                servers::server_context,
-            ),
-        ] {
-            let q = format!("SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL");
-            let rows: Vec<(String, String)> = sqlx::query_as(&q).fetch_all(&mut *tx).await?;
-            for (id, ct) in rows {
-                let context = context_of(servers::parse_uuid(id.clone())?);
-                let plain = new.decrypt(&ct, &context)?;
-                let fresh = new.encrypt(crate::secrets::expose(&plain), &context);
-                let q = format!("UPDATE {table} SET {column} = ? WHERE {key} = ?");
-                sqlx::query(&self.sql(&q))
-                    .bind(fresh)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                count += 1;
-            }
-        }
-        sqlx::query(&self.sql("UPDATE registry_meta SET value = ? WHERE key = ?"))
-            .bind(new.encrypt("tenantry", KEY_CHECK_CONTEXT))
-            .bind("key_check")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        *self.inner.secrets.write().expect("secrets lock poisoned") = new.clone();
-        self.invalidate_all();
-        Ok(count)
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -2,7 +2,7 @@
 
 use super::{conflict, Registry, RegistryError, Result};
 use crate::db;
-use crate::tenant::{Engine, HostName, Hosting, InvalidValue, TlsMode};
+use crate::tenant::{Engine, HostName, Hosting, InvalidValue, ServerName, TlsMode};
 use secrecy::SecretString;
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 #[serde(rename_all = "camelCase")]
 pub struct DataServer {
     pub id: Uuid,
-    pub name: String,
+    pub name: ServerName,
     pub engine: Engine,
     /// Host name or IP; for SQLite, the directory that holds the tenant files.
     pub host: String,
@@ -34,7 +34,7 @@ pub struct DataServer {
 /// Input for [`Registry::add_server`].
 #[derive(Debug, Clone)]
 pub struct NewServer {
-    pub name: String,
+    pub name: ServerName,
     pub engine: Engine,
     pub host: String,
     /// Defaults to the engine's port.
@@ -47,12 +47,8 @@ pub struct NewServer {
 }
 
 impl NewServer {
-    /// Checks the fields and returns the normalized host.
+    /// Checks the host and returns it normalized (the name is a [`ServerName`] already).
     fn validate(&self) -> Result<String, InvalidValue> {
-        let name = self.name.trim();
-        if name.is_empty() || name.len() > 64 {
-            return Err(InvalidValue::new("name", "must be 1-64 characters"));
-        }
         match self.engine {
             Engine::Sqlite => {
                 if self.host.trim().is_empty() {
@@ -68,7 +64,7 @@ impl NewServer {
 fn server_from_row(row: &AnyRow) -> Result<DataServer> {
     Ok(DataServer {
         id: parse_uuid(row.try_get("id")?)?,
-        name: row.try_get("name")?,
+        name: ServerName::parse(&row.try_get::<String, _>("name")?)?,
         engine: row.try_get::<String, _>("engine")?.parse()?,
         host: row.try_get("host")?,
         port: row.try_get::<i64, _>("port")? as u16,
@@ -110,7 +106,7 @@ impl Registry {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ))
         .bind(id.to_string())
-        .bind(new.name.trim())
+        .bind(new.name.as_str())
         .bind(new.engine.as_str())
         .bind(&host)
         .bind(i64::from(port))
@@ -123,7 +119,7 @@ impl Registry {
         .bind(&now)
         .execute(self.pool())
         .await
-        .map_err(|e| conflict(e, format!("server {}", new.name.trim())))?;
+        .map_err(|e| conflict(e, format!("server {}", new.name)))?;
         self.server(id).await
     }
 
@@ -137,10 +133,10 @@ impl Registry {
         server_from_row(&row)
     }
 
-    pub async fn server_by_name(&self, name: &str) -> Result<DataServer> {
+    pub async fn server_by_name(&self, name: &ServerName) -> Result<DataServer> {
         let q = format!("SELECT {SERVER_COLUMNS} FROM data_servers WHERE name = ?");
         let row = sqlx::query(&self.sql(&q))
-            .bind(name)
+            .bind(name.as_str())
             .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| RegistryError::NotFound(format!("server {name}")))?;

@@ -180,15 +180,16 @@ impl Registry {
         .await
     }
 
-    /// Turns a tenant into a tombstone: status `deleted`, `deleted_at` set, credentials erased.
-    pub async fn mark_deleted(&self, code: &TenantCode) -> Result<()> {
+    /// Turns a tenant into a tombstone: status `deleted`, `deleted_at` set, credentials erased;
+    /// `removed` (kept as the status reason) records what was removed with it.
+    pub async fn mark_deleted(&self, code: &TenantCode, removed: &str) -> Result<()> {
         let now = db::now();
         self.update_columns(
             code,
             "status = ?, status_reason = ?, password_enc = NULL, deleted_at = ?",
             vec![
                 Some(TenantStatus::Deleted.as_str().to_owned()),
-                None,
+                Some(removed.to_owned()),
                 Some(now),
             ],
         )

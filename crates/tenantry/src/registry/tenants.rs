@@ -4,8 +4,8 @@ use super::servers::parse_uuid;
 use super::{Registry, RegistryError, Result};
 use crate::db;
 use crate::tenant::{
-    DatabaseName, Engine, HostName, Hosting, Placement, Subdomain, TenantCode, TenantStatus,
-    TlsMode,
+    DatabaseName, Engine, HostName, Hosting, Placement, ServerName, Subdomain, TenantCode,
+    TenantStatus, TlsMode,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -52,9 +52,10 @@ pub struct Tenant {
     pub placement: Placement,
     pub engine: Engine,
     pub server_id: Uuid,
-    pub server_name: String,
-    pub database: String,
-    pub schema: Option<String>,
+    pub server_name: ServerName,
+    pub database: DatabaseName,
+    /// The tenant's schema in a shared database (`shared` placement on PostgreSQL).
+    pub schema: Option<DatabaseName>,
     pub username: Option<String>,
     pub hosting: Hosting,
     pub region: Option<String>,
@@ -192,6 +193,7 @@ const TENANT_SELECT: &str = "SELECT t.id, t.code, t.name, t.subdomain, t.status,
 fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
     let text = |c: &str| row.try_get::<String, _>(c);
     let subdomain: Option<String> = row.try_get("subdomain")?;
+    let schema: Option<String> = row.try_get("schema_name")?;
     Ok(Tenant {
         id: parse_uuid(text("id")?)?,
         code: TenantCode::parse(&text("code")?)?,
@@ -203,9 +205,9 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
         placement: text("placement")?.parse()?,
         engine: text("engine")?.parse()?,
         server_id: parse_uuid(text("server_id")?)?,
-        server_name: text("server_name")?,
-        database: text("database_name")?,
-        schema: row.try_get("schema_name")?,
+        server_name: ServerName::parse(&text("server_name")?)?,
+        database: DatabaseName::parse(&text("database_name")?)?,
+        schema: schema.as_deref().map(DatabaseName::parse).transpose()?,
         username: row.try_get("username")?,
         hosting: text("hosting")?.parse()?,
         region: row.try_get("region")?,
@@ -239,8 +241,8 @@ impl Registry {
             engine: tenant.engine,
             host: row.try_get("host")?,
             port: row.try_get::<i64, _>("port")? as u16,
-            database: tenant.database.clone(),
-            schema: tenant.schema.clone(),
+            database: tenant.database.to_string(),
+            schema: tenant.schema.as_ref().map(DatabaseName::to_string),
             username: tenant.username.clone(),
             password,
             tls: row.try_get::<String, _>("tls_mode")?.parse()?,

@@ -121,3 +121,39 @@ async fn links_pointing_outside_the_tenant_directory_are_refused() {
     );
     assert!(s.list(t).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn removing_a_tenant_directory_counts_its_files_and_leaves_other_tenants_alone() {
+    let (_d, s) = store(1024);
+    let (gone, kept) = (Uuid::new_v4(), Uuid::new_v4());
+    s.put(gone, &p("a.txt"), chunks(&[b"hello"])).await.unwrap();
+    s.put(gone, &p("docs/b.txt"), chunks(&[b"abc"]))
+        .await
+        .unwrap();
+    s.put(kept, &p("a.txt"), chunks(&[b"mine"])).await.unwrap();
+    let removed = s.remove_tenant_dir(gone).await.unwrap();
+    assert_eq!(removed, Removed { files: 2, bytes: 8 });
+    assert!(!s.tenant_dir(gone).exists());
+    assert_eq!(s.get(kept, &p("a.txt")).await.unwrap(), b"mine");
+    let again = s.remove_tenant_dir(gone).await.unwrap();
+    assert_eq!(again, Removed::default(), "a second removal finds nothing");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn removing_a_tenant_directory_does_not_follow_links_out_of_it() {
+    let (d, s) = store(1024);
+    let t = Uuid::new_v4();
+    let outside = d.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret"), "s").unwrap();
+    std::fs::create_dir_all(s.tenant_dir(t)).unwrap();
+    std::os::unix::fs::symlink(&outside, s.tenant_dir(t).join("dir")).unwrap();
+    let removed = s.remove_tenant_dir(t).await.unwrap();
+    assert_eq!(removed.files, 0, "a link is not one of the tenant's files");
+    assert!(!s.tenant_dir(t).exists());
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret")).unwrap(),
+        "s"
+    );
+}

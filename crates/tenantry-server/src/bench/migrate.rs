@@ -1,12 +1,13 @@
-//! `tenantry bench migrate`: a fleet of fresh PostgreSQL tenants migrated with `migrate_fleet`,
-//! then the same fleet again (every tenant current: the no-op run).
+//! `tenantry bench migrate`: a fleet of fresh PostgreSQL tenants migrated through the platform's
+//! `migrate_fleet`, then the same fleet again (every tenant current: the no-op run).
 
-use super::{scratch_registry, secs, yes_no, ScratchDir, Throwaway};
+use super::{scratch_platform, secs, yes_no, BenchServer, ScratchDir};
 use crate::cli::table;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::{Duration, Instant};
-use tenantry::fleet::{self, FleetOptions, Outcome};
+use tenantry::fleet::{FleetOptions, Outcome};
+use tenantry::platform::{Actor, Platform};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
 use tenantry::provision::ServerAdmin;
 use tenantry::registry::{DataServer, NewTenant, PoolSettings, Registry};
@@ -20,42 +21,37 @@ const FIRST_TARGET: Duration = Duration::from_secs(60);
 const NOOP_TARGET: Duration = Duration::from_secs(5);
 
 /// One timed `migrate_fleet` run.
-struct FleetRun {
+pub struct FleetRun {
     label: &'static str,
     target: Duration,
     tenants: usize,
     total: Duration,
 }
 
-pub async fn run(tenants: usize, concurrency: usize) -> anyhow::Result<()> {
-    anyhow::ensure!(tenants > 0, "--tenants must be at least 1");
-    anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
-    eprintln!("bench migrate: starting a throwaway PostgreSQL server…");
-    let scratch = ScratchDir::create("migrate")?;
-    let server = Throwaway::start(Engine::Postgres, &scratch).await?;
-    let result = measure(tenants, concurrency, &scratch, &server).await;
-    server.stop().await;
-    let runs = result?;
-    print!("{}", render(&runs, concurrency));
-    Ok(())
-}
-
-async fn measure(
+/// Registers `tenants` unmigrated PostgreSQL tenant databases on `server` (on a scratch
+/// registry), migrates them all, then runs the same migration again as a no-op.
+pub async fn measure(
+    server: &BenchServer,
     tenants: usize,
     concurrency: usize,
-    scratch: &ScratchDir,
-    server: &Throwaway,
 ) -> anyhow::Result<Vec<FleetRun>> {
-    let registry = scratch_registry(scratch).await?;
-    let data_server = server.register(&registry).await?;
-    eprintln!("bench migrate: creating {tenants} unmigrated tenant databases…");
-    create_fleet(&registry, &data_server, tenants).await?;
+    anyhow::ensure!(tenants > 0, "--tenants must be at least 1");
+    anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!(
+        server.engine == Engine::Postgres,
+        "bench migrate runs on PostgreSQL"
+    );
+    let scratch = ScratchDir::create("migrate")?;
     // One small pool per tenant and at most 2×concurrency pools open, so the fleet stays well
     // under PostgreSQL's default max_connections (100).
     let pools = PoolManager::new(PoolManagerSettings {
         max_pools: (concurrency * 2) as u64,
         ..Default::default()
     });
+    let platform = scratch_platform(&scratch, pools.clone()).await?;
+    let data_server = server.register(platform.registry()).await?;
+    eprintln!("bench migrate: creating {tenants} unmigrated tenant databases…");
+    create_fleet(platform.registry(), &data_server, tenants).await?;
     let options = FleetOptions {
         concurrency,
         ..Default::default()
@@ -63,7 +59,7 @@ async fn measure(
     let mut runs = Vec::new();
     for (label, target) in [("first", FIRST_TARGET), ("no-op", NOOP_TARGET)] {
         eprintln!("bench migrate: {label} run over {tenants} tenants…");
-        let result = timed_run(&registry, &pools, &options, tenants).await;
+        let result = timed_run(&platform, &options, tenants).await;
         if result.is_err() {
             pools.close_all().await;
         }
@@ -129,14 +125,15 @@ async fn create_fleet(registry: &Registry, server: &DataServer, n: usize) -> any
 /// Runs `migrate_fleet` once; returns its wall time and how many tenants it migrated. Any
 /// failed tenant is an error (with the first reason).
 async fn timed_run(
-    registry: &Registry,
-    pools: &PoolManager,
+    platform: &Platform,
     options: &FleetOptions,
     tenants: usize,
 ) -> anyhow::Result<(Duration, usize)> {
     let bar = progress_bar(tenants, "migrate");
     let started = Instant::now();
-    let results = fleet::migrate_fleet(registry, pools, options, |_, _| bar.inc(1)).await?;
+    let results = platform
+        .migrate_fleet(&Actor::System, options, |_, _| bar.inc(1))
+        .await?;
     let total = started.elapsed();
     bar.finish_and_clear();
     if let Some((code, Outcome::Failed { reason })) = results.iter().find(|(_, o)| o.is_failure()) {
@@ -166,7 +163,8 @@ fn progress_bar(len: usize, prefix: &'static str) -> ProgressBar {
     bar
 }
 
-fn render(runs: &[FleetRun], concurrency: usize) -> String {
+/// The table of a first and a no-op run.
+pub fn render(runs: &[FleetRun], concurrency: usize) -> String {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {

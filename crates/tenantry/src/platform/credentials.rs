@@ -3,16 +3,14 @@
 //! config, so the pool manager sees a new fingerprint and rebuilds the tenant's pool on its next
 //! request. No password ever appears in an error, a log line or the audit detail.
 
+use super::{Actor, AuditAction, Platform, PlatformError, TenantRef};
 use crate::provision::ServerAdmin;
 use crate::registry::{Registry, RegistryError, Tenant};
-use crate::secrets::expose;
+use crate::secrets::{expose, generate_password};
 use crate::tenant::TenantStatus;
 use crate::tenant::{DatabaseName, Engine, Hosting, InvalidValue, Placement, TenantCode};
 use secrecy::SecretString;
 use serde_json::json;
-
-/// Length of a generated password (alphanumeric: ~143 bits).
-pub const GENERATED_LEN: usize = 24;
 
 /// Characters a password set on the server may contain: the DDL splices it (it cannot bind
 /// parameters), so no quote, backslash or whitespace.
@@ -76,18 +74,16 @@ pub enum CredentialError {
         #[source]
         source: RegistryError,
     },
-    #[error("password of tenant {code} changed, but the audit entry failed: {source}")]
-    Audit {
-        code: TenantCode,
-        #[source]
-        source: RegistryError,
-    },
 }
 
-/// A fresh [`GENERATED_LEN`]-character alphanumeric password.
-pub fn generate_password() -> SecretString {
-    use rand::distributions::{Alphanumeric, DistString};
-    SecretString::from(Alphanumeric.sample_string(&mut rand::thread_rng(), GENERATED_LEN))
+impl CredentialError {
+    /// Refused before anything changed (as opposed to a server or registry failure).
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            Self::Lookup { .. } | Self::Alter { .. } | Self::Store { .. }
+        )
+    }
 }
 
 /// Checks that `password` may be spliced into `ALTER ROLE` / `ALTER USER`: 8-128 characters of
@@ -108,24 +104,69 @@ pub fn check_password(password: &SecretString) -> Result<(), CredentialError> {
     Ok(())
 }
 
-/// Changes the password of tenant `code`'s database user on its data server, then stores it
-/// (encrypted) in the registry and audits the change. `new: None` generates one. Returns the
-/// password now in effect (so a generated one can be shown once).
-#[tracing::instrument(skip(registry, new))]
-pub async fn set_password(
+impl Platform {
+    /// Changes the password of the tenant's database user on its data server, then stores it
+    /// (encrypted) in the registry; audited. `new: None` generates one. Returns the password now
+    /// in effect (so a generated one can be shown once).
+    #[tracing::instrument(skip(self, new))]
+    pub async fn set_password(
+        &self,
+        actor: &Actor,
+        r: &TenantRef,
+        new: Option<SecretString>,
+    ) -> Result<SecretString, PlatformError> {
+        self.password_change(actor, r, false, async |tenant: &Tenant| {
+            Ok(set_password(self.registry(), tenant, new).await?)
+        })
+        .await
+    }
+
+    /// Stores a password already changed elsewhere (an external tenant's, changed by the
+    /// customer's DBA) without touching the server: registry (encrypted) + audit.
+    #[tracing::instrument(skip(self, new))]
+    pub async fn store_password(
+        &self,
+        actor: &Actor,
+        r: &TenantRef,
+        new: SecretString,
+    ) -> Result<(), PlatformError> {
+        self.password_change(actor, r, true, async |tenant: &Tenant| {
+            Ok(store_password(self.registry(), tenant, new).await?)
+        })
+        .await
+    }
+
+    async fn password_change<T>(
+        &self,
+        actor: &Actor,
+        r: &TenantRef,
+        store_only: bool,
+        change: impl AsyncFnOnce(&Tenant) -> Result<T, PlatformError>,
+    ) -> Result<T, PlatformError> {
+        let action = AuditAction::TenantSetPassword;
+        let detail = json!({"tenant": r.to_string(), "password": "***", "storeOnly": store_only});
+        let tenant = self.target(actor, action, r).await?;
+        let done = change(&tenant).await;
+        self.audited(actor, action, Some(tenant.id), detail, done)
+            .await
+    }
+}
+
+/// Server `ALTER`, then the registry. Returns the password now in effect.
+async fn set_password(
     registry: &Registry,
-    code: &TenantCode,
+    tenant: &Tenant,
     new: Option<SecretString>,
-    actor: &str,
 ) -> Result<SecretString, CredentialError> {
-    let tenant = usable_tenant(registry, code).await?;
+    let code = &tenant.code;
+    usable(tenant)?;
     if tenant.placement == Placement::External || tenant.hosting == Hosting::Customer {
         return Err(CredentialError::External { code: code.clone() });
     }
-    let user = username(&tenant)?;
+    let user = username(tenant)?;
     let password = new.unwrap_or_else(generate_password);
     check_password(&password)?;
-    refuse_shared_user(registry, &tenant, &user).await?;
+    refuse_shared_user(registry, tenant, &user).await?;
     let lookup = |source| CredentialError::Lookup {
         code: code.clone(),
         source,
@@ -133,7 +174,7 @@ pub async fn set_password(
     let server = registry.server(tenant.server_id).await.map_err(lookup)?;
     if server.admin_username.is_none() {
         return Err(CredentialError::NoAdminCredentials {
-            server: server.name.clone(),
+            server: server.name.to_string(),
         });
     }
     let admin = ServerAdmin {
@@ -147,24 +188,22 @@ pub async fn set_password(
         .set_user_password(&user, &password)
         .await
         .map_err(|source| CredentialError::Alter {
-            server: server.name.clone(),
+            server: server.name.to_string(),
             source,
         })?;
-    record(registry, &tenant, &password, actor, false).await?;
+    record(registry, tenant, &password).await?;
     tracing::info!(tenant = %code, "tenant database password changed");
     Ok(password)
 }
 
-/// Stores a password already changed elsewhere (an external tenant's, changed by the customer's
-/// DBA) without touching the server: registry (encrypted) + audit.
-#[tracing::instrument(skip(registry, new))]
-pub async fn store_password(
+/// The registry only (the server was changed by someone else).
+async fn store_password(
     registry: &Registry,
-    code: &TenantCode,
+    tenant: &Tenant,
     new: SecretString,
-    actor: &str,
 ) -> Result<(), CredentialError> {
-    let tenant = usable_tenant(registry, code).await?;
+    let code = &tenant.code;
+    usable(tenant)?;
     if tenant.username.as_deref().unwrap_or("").is_empty() {
         return Err(CredentialError::NoUsername { code: code.clone() });
     }
@@ -173,27 +212,21 @@ pub async fn store_password(
             "must be 1-1024 characters",
         ));
     }
-    record(registry, &tenant, &new, actor, true).await?;
+    record(registry, tenant, &new).await?;
     tracing::info!(tenant = %code, "tenant database password stored");
     Ok(())
 }
 
-/// The tenant, unless it cannot have a password at all (SQLite, deleted).
-async fn usable_tenant(registry: &Registry, code: &TenantCode) -> Result<Tenant, CredentialError> {
-    let tenant = registry
-        .tenant(code)
-        .await
-        .map_err(|source| CredentialError::Lookup {
-            code: code.clone(),
-            source,
-        })?;
+/// Refuses a tenant that cannot have a password at all (SQLite, deleted).
+fn usable(tenant: &Tenant) -> Result<(), CredentialError> {
+    let code = tenant.code.clone();
     if tenant.engine == Engine::Sqlite {
-        return Err(CredentialError::NoPasswords { code: code.clone() });
+        return Err(CredentialError::NoPasswords { code });
     }
     if tenant.status == TenantStatus::Deleted {
-        return Err(CredentialError::Deleted { code: code.clone() });
+        return Err(CredentialError::Deleted { code });
     }
-    Ok(tenant)
+    Ok(())
 }
 
 fn username(tenant: &Tenant) -> Result<DatabaseName, CredentialError> {
@@ -247,28 +280,17 @@ async fn refuse_shared_user(
     Ok(())
 }
 
-/// Registry write (drops the cached config, so pools rebuild) and the audit entry.
+/// The registry write; it drops the cached config, so pools rebuild on the next request.
 async fn record(
     registry: &Registry,
     tenant: &Tenant,
     password: &SecretString,
-    actor: &str,
-    store_only: bool,
 ) -> Result<(), CredentialError> {
-    let code = &tenant.code;
     registry
-        .set_tenant_password(code, password)
+        .set_tenant_password(&tenant.code, password)
         .await
         .map_err(|source| CredentialError::Store {
-            code: code.clone(),
-            source,
-        })?;
-    let detail = json!({"password": "***", "storeOnly": store_only});
-    registry
-        .audit(actor, "tenant.set_password", Some(tenant.id), detail, "ok")
-        .await
-        .map_err(|source| CredentialError::Audit {
-            code: code.clone(),
+            code: tenant.code.clone(),
             source,
         })
 }
@@ -280,7 +302,7 @@ mod tests {
     #[test]
     fn generated_passwords_are_24_alphanumerics_and_pass_the_check() {
         let p = generate_password();
-        assert_eq!(expose(&p).len(), GENERATED_LEN);
+        assert_eq!(expose(&p).len(), crate::secrets::GENERATED_PASSWORD_LEN);
         assert!(expose(&p).chars().all(|c| c.is_ascii_alphanumeric()));
         check_password(&p).unwrap();
         assert_ne!(expose(&p), expose(&generate_password()));

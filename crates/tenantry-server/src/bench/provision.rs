@@ -1,14 +1,16 @@
-//! `tenantry bench provision`: sequential dedicated-tenant provisioning, per engine.
+//! `tenantry bench provision`: sequential dedicated-tenant provisioning through the platform (the
+//! operation an operator runs, audit row and storage directory included), per engine.
 
-use super::{ms, percentile, scratch_registry, secs, yes_no, ScratchDir, Throwaway};
+use super::{ms, percentile, scratch_platform, secs, yes_no, BenchServer, ScratchDir};
 use crate::cli::table;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::SecretString;
 use std::time::{Duration, Instant};
+use tenantry::platform::{Actor, ProvisionRequest, ServerRef};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
-use tenantry::provision::Provisioner;
-use tenantry::registry::{DataServer, NewTenant, PoolSettings};
-use tenantry::tenant::{Engine, Placement, Subdomain, TenantCode, TenantStatus};
+use tenantry::registry::DataServer;
+use tenantry::tenant::{Engine, Placement, Subdomain, TenantCode};
 
 /// p50 provisioning latency we promise on PostgreSQL.
 const PG_P50_TARGET: Duration = Duration::from_millis(300);
@@ -17,59 +19,33 @@ const PG_P50_TARGET: Duration = Duration::from_millis(300);
 const ADMIN_PASSWORD: &str = "bench-password";
 
 /// Latencies of one engine's run.
-struct EngineRun {
+pub struct EngineRun {
     engine: Engine,
     latencies: Vec<Duration>,
     total: Duration,
 }
 
-pub async fn run(tenants: usize, engines: &[Engine]) -> anyhow::Result<()> {
+/// Provisions `tenants` tenants one after another on `server` (on a scratch registry), timing
+/// each call.
+pub async fn measure(server: &BenchServer, tenants: usize) -> anyhow::Result<EngineRun> {
     anyhow::ensure!(tenants > 0, "--tenants must be at least 1");
-    anyhow::ensure!(
-        !engines.is_empty(),
-        "--engines must name at least one engine"
-    );
-    let mut runs = Vec::new();
-    for &engine in engines {
-        eprintln!("bench provision: {engine}: preparing a throwaway server…");
-        let scratch = ScratchDir::create(engine.as_str())?;
-        let server = Throwaway::start(engine, &scratch).await?;
-        let result = measure(engine, tenants, &scratch, &server).await;
-        server.stop().await;
-        let run = result.with_context(|| format!("provisioning on {engine} failed"))?;
-        eprintln!(
-            "bench provision: {engine}: {tenants} tenants in {} s",
-            secs(run.total)
-        );
-        runs.push(run);
-    }
-    print!("{}", render(&runs));
-    Ok(())
-}
-
-/// Provisions `tenants` tenants one after another on `server`, timing each call.
-async fn measure(
-    engine: Engine,
-    tenants: usize,
-    scratch: &ScratchDir,
-    server: &Throwaway,
-) -> anyhow::Result<EngineRun> {
-    let registry = scratch_registry(scratch).await?;
-    let data_server = server.register(&registry).await?;
+    let engine = server.engine;
+    let scratch = ScratchDir::create(&format!("provision-{engine}"))?;
     let pools = PoolManager::new(PoolManagerSettings::default());
-    let provisioner = Provisioner::new(registry, pools.clone());
+    let platform = scratch_platform(&scratch, pools.clone()).await?;
+    let data_server = server.register(platform.registry()).await?;
     let bar = progress_bar(tenants, engine);
     let mut latencies = Vec::with_capacity(tenants);
     let started = Instant::now();
     for i in 0..tenants {
-        let new = new_tenant(i, &data_server)?;
+        let req = request(i, &data_server)?;
         let t = Instant::now();
-        let outcome = provisioner.provision(new, ADMIN_PASSWORD).await;
+        let outcome = platform.provision(&Actor::System, req, &|_| {}).await;
         latencies.push(t.elapsed());
         if let Err(e) = outcome {
             bar.abandon();
             pools.close_all().await;
-            return Err(e).with_context(|| format!("tenant #{i}"));
+            return Err(e).with_context(|| format!("provisioning on {engine}: tenant #{i}"));
         }
         bar.inc(1);
     }
@@ -85,25 +61,17 @@ async fn measure(
 }
 
 /// A dedicated tenant `BENCH0000`, `BENCH0001`, … on `server` (database `tenant_bench0000`, …).
-fn new_tenant(i: usize, server: &DataServer) -> anyhow::Result<NewTenant> {
+fn request(i: usize, server: &DataServer) -> anyhow::Result<ProvisionRequest> {
     let code = TenantCode::parse(&format!("BENCH{i:04}"))?;
-    Ok(NewTenant {
-        subdomain: Some(Subdomain::parse(&code.as_str().to_ascii_lowercase())?),
-        code,
-        name: format!("Bench tenant {i}"),
-        domains: Vec::new(),
-        placement: Placement::Dedicated,
-        server_id: server.id,
-        database: None,
-        schema: None,
-        username: server.admin_username.clone(),
-        password: None,
-        status: TenantStatus::Provisioning,
-        region: None,
-        pool: PoolSettings::default(),
-        plan: "standard".into(),
-        notes: None,
-    })
+    let mut req = ProvisionRequest::new(
+        code.clone(),
+        format!("Bench tenant {i}"),
+        Placement::Dedicated,
+    );
+    req.subdomain = Some(Subdomain::parse(&code.as_str().to_ascii_lowercase())?);
+    req.server = Some(ServerRef::Id(server.id));
+    req.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
+    Ok(req)
 }
 
 fn progress_bar(len: usize, engine: Engine) -> ProgressBar {
@@ -117,7 +85,8 @@ fn progress_bar(len: usize, engine: Engine) -> ProgressBar {
     bar
 }
 
-fn render(runs: &[EngineRun]) -> String {
+/// The table of one or more engine runs.
+pub fn render(runs: &[EngineRun]) -> String {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {

@@ -1,0 +1,52 @@
+//! The state every HTTP handler shares: the platform facade and the tenant layer's services.
+
+use tenantry::auth::TokenSigner;
+use tenantry::platform::Platform;
+use tenantry::pools::PoolManager;
+use tenantry::registry::Registry;
+use tenantry::router::TenantRouter;
+use tenantry::storage::Storage;
+use tenantry::tenant::HostName;
+
+/// Shared state of every handler; a cheap `Clone`.
+#[derive(Clone)]
+pub struct App {
+    /// Every operation (admin API, CLI, dashboard) goes through it.
+    pub platform: Platform,
+    /// What the tenant layer needs on the request path (same registry, pools and signer).
+    pub tenants: TenantRouter,
+}
+
+impl App {
+    /// `base_domain`: `example.com` makes `acme.example.com` resolve to tenant `acme`.
+    pub fn new(platform: Platform, base_domain: Option<HostName>) -> Self {
+        let tenants = TenantRouter {
+            registry: platform.registry().clone(),
+            pools: platform.pools().clone(),
+            signer: platform.signer().clone(),
+            base_domain,
+        };
+        Self { platform, tenants }
+    }
+
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    pub fn registry(&self) -> &Registry {
+        self.platform.registry()
+    }
+
+    pub fn pools(&self) -> &PoolManager {
+        self.platform.pools()
+    }
+
+    pub fn signer(&self) -> &TokenSigner {
+        self.platform.signer()
+    }
+
+    /// Per-tenant files (`/api/files`).
+    pub fn storage(&self) -> &Storage {
+        self.platform.storage()
+    }
+}

@@ -1,0 +1,133 @@
+//! The one error of the platform boundary. Each variant names what went wrong in words an operator
+//! can act on; front ends map it to an HTTP status + stable code, or a CLI exit code, in one place
+//! each. No variant carries a secret.
+
+use super::credentials::CredentialError;
+use crate::pools::PoolError;
+use crate::registry::RegistryError;
+use crate::secrets::SecretError;
+use crate::storage::StorageError;
+use crate::tenant::{InvalidValue, Placement, TenantCode, TenantStatus};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlatformError {
+    /// `kind` is `tenant`, `server`, `owner`, …; `name` what was asked for.
+    #[error("{kind} {name} not found")]
+    NotFound { kind: &'static str, name: String },
+    #[error("{what} already exists")]
+    Conflict { what: String },
+    /// A request names a data server that is not registered.
+    #[error("server: no data server named {name:?} is registered")]
+    UnknownServer { name: String },
+    /// An onboarding check was asked for a tenant whose database is not the customer's.
+    #[error(
+        "tenant {code} is {placement}: onboarding checks are for external (customer-hosted) tenants"
+    )]
+    NotExternal {
+        code: TenantCode,
+        placement: Placement,
+    },
+    /// Something still uses it (a server holding tenants).
+    #[error("{what} cannot be removed: {reason}")]
+    InUse { what: String, reason: String },
+    /// Bad input; the value names the field.
+    #[error("{0}")]
+    Invalid(#[from] InvalidValue),
+    #[error("tenant {code} is {status}; {action} needs it {needs}")]
+    WrongStatus {
+        code: TenantCode,
+        status: TenantStatus,
+        action: &'static str,
+        needs: &'static str,
+    },
+    #[error("deleting tenant {code} needs the confirmation \"DELETE\"")]
+    ConfirmationRequired { code: TenantCode },
+    /// Provisioning stopped at `step`; the tenant is `failed` and a retry finishes the job.
+    #[error("step {step} failed: {message}")]
+    Provision { step: &'static str, message: String },
+    /// Deleting a tenant stopped at `stage` (`database`, `files`).
+    #[error("cannot delete tenant {code}: {stage} failed: {message}")]
+    Delete {
+        code: TenantCode,
+        stage: &'static str,
+        message: String,
+    },
+    /// A tenant database password change was refused or failed (the variant says which stage).
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    #[error("{email} is the last owner; add another owner before removing this one")]
+    LastOwner { email: String },
+    #[error("the registry already has {owners} owner(s); add more with `tenantry owner add`")]
+    AlreadyInitialised { owners: i64 },
+    #[error("wrong email or password")]
+    WrongCredentials,
+    /// Key rotation stopped at `stage`; what was done before it is safe (see `keys.rs`).
+    #[error("key rotation failed while {stage}: {source}")]
+    Keys {
+        stage: &'static str,
+        #[source]
+        source: SecretError,
+    },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The tenant's database cannot be reached right now.
+    #[error(transparent)]
+    Unavailable(#[from] PoolError),
+    /// A query on the tenant's own database failed.
+    #[error("query on the tenant database failed: {0}")]
+    TenantQuery(#[source] sqlx::Error),
+    /// The operation was done, but its audit row could not be written.
+    #[error("{action} was done, but writing its audit row failed: {source}")]
+    Audit {
+        action: &'static str,
+        #[source]
+        source: RegistryError,
+    },
+    /// The registry itself failed (a query, a stored secret): an internal error.
+    #[error(transparent)]
+    Registry(RegistryError),
+}
+
+impl From<RegistryError> for PlatformError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::NotFound(what) => Self::NotFound {
+                kind: "record",
+                name: what,
+            },
+            RegistryError::Conflict(what) => Self::Conflict { what },
+            RegistryError::Invalid(v) => Self::Invalid(v),
+            other => Self::Registry(other),
+        }
+    }
+}
+
+impl PlatformError {
+    /// Whether the platform declined before changing anything (bad input, wrong state, missing
+    /// confirmation), as opposed to trying and failing. The audit log records `refused` for these.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Self::NotFound { .. }
+            | Self::Conflict { .. }
+            | Self::InUse { .. }
+            | Self::UnknownServer { .. }
+            | Self::NotExternal { .. }
+            | Self::Invalid(_)
+            | Self::WrongStatus { .. }
+            | Self::ConfirmationRequired { .. }
+            | Self::LastOwner { .. }
+            | Self::AlreadyInitialised { .. }
+            | Self::WrongCredentials => true,
+            Self::Credentials(c) => c.is_refusal(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn tenant_not_found(name: impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            kind: "tenant",
+            name: name.to_string(),
+        }
+    }
+}

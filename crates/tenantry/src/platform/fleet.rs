@@ -1,0 +1,50 @@
+//! Fleet operations through the platform: migrating every tenant (audited, with its summary) and
+//! drift. The work itself is [`crate::fleet`]'s.
+
+use super::{Actor, AuditAction, Platform, PlatformError};
+use crate::fleet::{self, Drift, FleetOptions, Outcome};
+use crate::tenant::TenantCode;
+use serde_json::json;
+
+impl Platform {
+    /// How many tenants [`Platform::migrate_fleet`] would visit.
+    pub async fn fleet_size(&self, only: &[TenantCode]) -> Result<usize, PlatformError> {
+        Ok(fleet::fleet_size(self.registry(), only).await?)
+    }
+
+    /// Migrates the fleet (see [`crate::fleet::migrate_fleet`]); one audit row with the counts and
+    /// the codes of the tenants that failed. Tenant failures are results, not an error.
+    #[tracing::instrument(skip(self, progress))]
+    pub async fn migrate_fleet(
+        &self,
+        actor: &Actor,
+        options: &FleetOptions,
+        progress: impl Fn(&TenantCode, &Outcome),
+    ) -> Result<Vec<(TenantCode, Outcome)>, PlatformError> {
+        let done = fleet::migrate_fleet(self.registry(), self.pools(), options, progress).await;
+        let done = done.map_err(PlatformError::from);
+        if options.dry_run {
+            return done; // changes nothing, so nothing to audit
+        }
+        let mut detail = json!({"only": options.only});
+        if let Ok(results) = &done {
+            let count = |f: fn(&Outcome) -> bool| results.iter().filter(|(_, o)| f(o)).count();
+            detail["migrated"] = json!(count(|o| matches!(o, Outcome::Migrated { .. })));
+            detail["current"] = json!(count(|o| matches!(o, Outcome::Current { .. })));
+            detail["failed"] = json!(count(Outcome::is_failure));
+            let failed: Vec<String> = results
+                .iter()
+                .filter(|(_, o)| o.is_failure())
+                .map(|(c, _)| c.to_string())
+                .collect();
+            detail["failedTenants"] = json!(failed);
+        }
+        self.audited(actor, AuditAction::FleetMigrate, None, detail, done)
+            .await
+    }
+
+    /// Every tenant's recorded schema version against the binary's (registry only).
+    pub async fn drift(&self) -> Result<Vec<Drift>, PlatformError> {
+        Ok(fleet::drift(self.registry()).await?)
+    }
+}

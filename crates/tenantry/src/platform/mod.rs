@@ -1,0 +1,148 @@
+//! The platform facade: every operation on tenants, servers, owners and keys, once.
+//!
+//! HTTP, CLI and dashboard are thin adapters: they parse their input, call one [`Platform`] method
+//! with the [`Actor`] who asked, and render the answer. Each operation that changes something
+//! writes its own audit row (typed [`AuditAction`], outcome ok / failed / refused, secrets masked),
+//! whatever the outcome, so no front end can forget it.
+//!
+//! One concept per file: [`actor`](Actor), [`audit`](AuditAction), [`error`](PlatformError),
+//! references ([`TenantRef`], [`ServerRef`]), provisioning, lifecycle, credentials, servers,
+//! owners, keys, fleet, stats and onboarding checks.
+
+mod actor;
+mod audit;
+mod credentials;
+mod error;
+mod fleet;
+mod keys;
+mod lifecycle;
+mod onboarding;
+mod owners;
+mod provisioning;
+mod refs;
+mod servers;
+mod stats;
+
+pub use actor::Actor;
+pub use audit::{AuditAction, AuditOutcome};
+pub use credentials::{check_password, CredentialError};
+pub use error::PlatformError;
+pub use keys::Rotation;
+pub use lifecycle::DELETE_CONFIRMATION;
+pub use onboarding::OnboardCandidate;
+pub use owners::{check_owner_password, OwnerSession, MIN_OWNER_PASSWORD_LEN};
+pub use provisioning::{ProvisionRequest, Provisioned};
+pub use refs::{ServerRef, TenantRef};
+pub use stats::{PoolStats, TenantStats};
+
+use crate::auth::TokenSigner;
+use crate::pools::PoolManager;
+use crate::registry::{AuditEntry, Registry, RegistryError, Tenant, TenantConfig, TenantFilter};
+use crate::storage::Storage;
+use std::sync::Arc;
+
+/// Options of the platform's operations.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformSettings {
+    /// Give each dedicated tenant its own least-privilege database login with a generated password
+    /// instead of the server's admin login (a provisioning request may override it). Default: no.
+    pub separate_db_users: bool,
+}
+
+/// A cheap `Clone` handle on the registry, the pool manager, the file store, the token signer and
+/// the settings; every operation of the platform is a method on it.
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    registry: Registry,
+    pools: PoolManager,
+    storage: Storage,
+    signer: TokenSigner,
+    settings: PlatformSettings,
+}
+
+impl Platform {
+    pub fn new(
+        registry: Registry,
+        pools: PoolManager,
+        signer: TokenSigner,
+        storage: Storage,
+        settings: PlatformSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Shared {
+                registry,
+                pools,
+                storage,
+                signer,
+                settings,
+            }),
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub fn pools(&self) -> &PoolManager {
+        &self.inner.pools
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    pub fn signer(&self) -> &TokenSigner {
+        &self.inner.signer
+    }
+
+    pub fn settings(&self) -> &PlatformSettings {
+        &self.inner.settings
+    }
+
+    /// The tenant named by `r` (tombstones included); `NotFound` names it as it was asked for.
+    pub async fn tenant(&self, r: &TenantRef) -> Result<Tenant, PlatformError> {
+        let found = match r {
+            TenantRef::Id(id) => self.registry().tenant_by_id(*id).await,
+            TenantRef::Code(code) => self.registry().tenant(code).await,
+        };
+        found.map_err(|e| match e {
+            RegistryError::NotFound(_) => PlatformError::tenant_not_found(r),
+            other => other.into(),
+        })
+    }
+
+    /// The tenant's full config (registry row + decrypted data source).
+    pub async fn tenant_config(&self, r: &TenantRef) -> Result<Arc<TenantConfig>, PlatformError> {
+        let tenant = self.tenant(r).await?;
+        self.registry()
+            .tenant_config(&tenant.code)
+            .await?
+            .ok_or_else(|| PlatformError::tenant_not_found(r))
+    }
+
+    /// A page of tenants (tombstones only when asked for by status) and the total.
+    pub async fn list_tenants(
+        &self,
+        filter: &TenantFilter,
+    ) -> Result<(Vec<Tenant>, i64), PlatformError> {
+        Ok(self.registry().list_tenants(filter).await?)
+    }
+
+    /// A page of the audit log, newest first, optionally of one tenant; and the total.
+    pub async fn audit_log(
+        &self,
+        tenant: Option<&TenantRef>,
+        page: u32,
+        limit: u32,
+    ) -> Result<(Vec<AuditEntry>, i64), PlatformError> {
+        let tenant_id = match tenant {
+            Some(r) => Some(self.tenant(r).await?.id),
+            None => None,
+        };
+        Ok(self.registry().list_audit(tenant_id, page, limit).await?)
+    }
+}
