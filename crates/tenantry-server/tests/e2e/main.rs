@@ -1,6 +1,7 @@
 //! End-to-end tests through the real HTTP server, on real SQLite, PostgreSQL and MariaDB servers.
 
 mod admin;
+mod browser;
 mod cli;
 mod common;
 mod credentials;
@@ -9,6 +10,7 @@ mod files;
 mod fleet;
 mod isolation;
 mod onboard;
+mod owner_ui;
 mod pools;
 mod provision;
 mod provision_kill;
