@@ -58,7 +58,8 @@ async fn drift(
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let all = fleet::drift(app.registry()).await?;
     let count = |state: &str| all.iter().filter(|d| d.state == state).count();
-    let counts = json!({"behind": count("behind"), "current": count("current"), "ahead": count("ahead")});
+    let counts =
+        json!({"behind": count("behind"), "current": count("current"), "ahead": count("ahead")});
     let matching: Vec<_> = all
         .iter()
         .filter(|d| q.state.as_deref().is_none_or(|s| d.state == s))
@@ -67,7 +68,12 @@ async fn drift(
     let data: Vec<_> = matching.iter().skip(start).take(limit as usize).collect();
     let latest: serde_json::Map<String, Value> = Engine::ALL
         .iter()
-        .map(|e| (e.as_str().to_owned(), tenantry::migrate::latest_version(*e).into()))
+        .map(|e| {
+            (
+                e.as_str().to_owned(),
+                tenantry::migrate::latest_version(*e).into(),
+            )
+        })
         .collect();
     Ok(Json(json!({
         "counts": counts,
@@ -111,7 +117,9 @@ async fn start(
         .audit(&owner.name, "fleet.migrate", None, detail, "started")
         .await;
     if let Err(e) = audited {
-        job.finish(Some("not started: the audit log could not be written".into()));
+        job.finish(Some(
+            "not started: the audit log could not be written".into(),
+        ));
         return Err(e.into());
     }
     let task = tokio::spawn(run(app, job.clone(), options, owner.name.clone()));

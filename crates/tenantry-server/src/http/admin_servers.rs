@@ -34,7 +34,11 @@ async fn servers(State(app): State<App>, _o: OwnerAuth) -> Result<Json<Value>, A
         .await?
         .into_iter()
         .map(|s| {
-            let breaker = if open.contains(&s.server_key()) { "open" } else { "closed" };
+            let breaker = if open.contains(&s.server_key()) {
+                "open"
+            } else {
+                "closed"
+            };
             let count = counts.get(&s.id).copied().unwrap_or(0);
             let mut v = json!(s);
             v["tenantCount"] = json!(count);

@@ -130,12 +130,22 @@ mod tests {
         let html = Assets::get("index.html").unwrap();
         let html = String::from_utf8_lossy(&html.data);
         assert!(html.contains("<script type=\"module\" src=\"/owner/js/main.js\"></script>"));
-        assert_eq!(html.matches("<script").count(), 1, "one external script only");
-        assert!(!html.contains("style="), "inline styles are refused by the CSP");
+        assert_eq!(
+            html.matches("<script").count(),
+            1,
+            "one external script only"
+        );
+        assert!(
+            !html.contains("style="),
+            "inline styles are refused by the CSP"
+        );
         let handler = html.split(" on").skip(1).find(|rest| {
             let name: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
             !name.is_empty() && rest[name.len()..].starts_with('=')
         });
-        assert!(handler.is_none(), "inline event handlers are refused by the CSP");
+        assert!(
+            handler.is_none(),
+            "inline event handlers are refused by the CSP"
+        );
     }
 }

@@ -36,6 +36,11 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a headless Chromium for the dashboard of `app`.
     pub async fn start(app: &TestApp) -> Self {
+        Self::start_at(&app.addr).await
+    }
+
+    /// Starts chromedriver and a headless Chromium for the server at `addr` (`host:port`).
+    pub async fn start_at(addr: &str) -> Self {
         let turn = TURN.lock().await;
         let port = free_port();
         let driver = Command::new(CHROMEDRIVER)
@@ -48,7 +53,7 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let browser = Self {
             client: connect(port, &profile).await,
-            base: format!("http://{}", app.addr),
+            base: format!("http://{addr}"),
             driver,
             _profile: profile,
             _turn: turn,
@@ -75,8 +80,12 @@ impl Browser {
 
     /// Opens `/owner` and signs in as the test owner; returns once the tenants table is shown.
     pub async fn sign_in(&self) {
+        self.sign_in_as("owner@test.local", PASSWORD).await;
+    }
+
+    pub async fn sign_in_as(&self, email: &str, password: &str) {
         self.open("/owner").await;
-        self.sign_in_here("owner@test.local", PASSWORD).await;
+        self.sign_in_here(email, password).await;
         self.wait_for("#tenants-table").await;
     }
 
@@ -188,9 +197,7 @@ impl Browser {
     /// Sleeps a moment, or fails the test (with what the page shows) once [`WAIT`] has passed.
     async fn give_up_after(&self, started: Instant, what: &str) {
         if started.elapsed() > WAIT {
-            let page = self
-                .script("return document.body.innerText", vec![])
-                .await;
+            let page = self.script("return document.body.innerText", vec![]).await;
             panic!("waited {WAIT:?} for {what}; the page shows:\n{page}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -18,20 +18,32 @@ async fn owner_signs_in_sees_the_tenants_and_signs_out() {
     let b = Browser::start(&t).await;
     b.open("/owner").await;
     b.wait_for("#signin-form").await;
-    assert!(!b.visible("#shell").await, "nothing but sign-in before signing in");
+    assert!(
+        !b.visible("#shell").await,
+        "nothing but sign-in before signing in"
+    );
     b.sign_in_here("owner@test.local", PASSWORD).await;
     b.wait_contains("#tenants-table tr[data-code=ACME]", "Test Tenant")
         .await;
     b.wait_contains("#owner-email", "owner@test.local").await;
     let stored = b
-        .script("return sessionStorage.getItem('tenantry.owner.token')", vec![])
+        .script(
+            "return sessionStorage.getItem('tenantry.owner.token')",
+            vec![],
+        )
         .await;
-    assert!(stored.as_str().is_some_and(|s| s.len() > 20), "token kept in sessionStorage");
+    assert!(
+        stored.as_str().is_some_and(|s| s.len() > 20),
+        "token kept in sessionStorage"
+    );
     b.click("#signout").await;
     b.wait_for("#signin-form").await;
     assert!(!b.visible("#shell").await);
     let stored = b
-        .script("return sessionStorage.getItem('tenantry.owner.token')", vec![])
+        .script(
+            "return sessionStorage.getItem('tenantry.owner.token')",
+            vec![],
+        )
         .await;
     assert_eq!(stored, json!(null), "token forgotten on sign-out");
     b.close().await;
@@ -43,7 +55,8 @@ async fn a_wrong_password_is_refused_in_words() {
     let b = Browser::start(&t).await;
     b.open("/owner").await;
     b.sign_in_here("owner@test.local", "not-the-password").await;
-    b.wait_contains("#signin-error", "Wrong email or password").await;
+    b.wait_contains("#signin-error", "Wrong email or password")
+        .await;
     assert!(!b.visible("#shell").await);
     b.close().await;
 }
@@ -60,7 +73,8 @@ async fn a_rejected_token_returns_the_owner_to_the_sign_in_page() {
     )
     .await;
     b.click("a[data-section=servers]").await;
-    b.wait_contains("#signin-notice", "session has expired").await;
+    b.wait_contains("#signin-notice", "session has expired")
+        .await;
     assert!(!b.visible("#shell").await);
     b.sign_in_here("owner@test.local", PASSWORD).await;
     b.wait_for("#servers-table").await;
@@ -114,10 +128,17 @@ async fn an_api_error_is_shown_in_words_and_the_dialog_stays_open() {
     b.sign_in().await;
     b.click("#new-tenant").await;
     b.type_into("#create-tenant input[name=code]", "ACME").await;
-    b.type_into("#create-tenant input[name=name]", "Acme again").await;
-    b.select("#create-tenant select[name=server]", "sqlite").await;
+    b.type_into("#create-tenant input[name=name]", "Acme again")
+        .await;
+    b.select("#create-tenant select[name=server]", "sqlite")
+        .await;
     b.click("#create-tenant [data-role=submit]").await;
-    let text = b.wait_for("#create-tenant .form-error").await.text().await.unwrap();
+    let text = b
+        .wait_for("#create-tenant .form-error")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(text.starts_with("Could not create the tenant:"), "{text}");
     assert!(text.contains("ACME"), "names the tenant: {text}");
     assert!(b.visible("#create-tenant").await);
@@ -132,8 +153,11 @@ async fn owner_suspends_a_tenant_with_a_reason_and_reactivates_it() {
     b.sign_in().await;
     let row = "#tenants-table tr[data-code=ACME]";
     b.click(&format!("{row} [data-action=suspend]")).await;
-    b.type_into("#suspend-tenant textarea[name=reason]", "invoice 113 unpaid")
-        .await;
+    b.type_into(
+        "#suspend-tenant textarea[name=reason]",
+        "invoice 113 unpaid",
+    )
+    .await;
     b.click("#suspend-tenant [data-role=submit]").await;
     b.wait_for(&format!("{row}[data-status=suspended]")).await;
     let tenant = t.registry().tenant(&code("ACME")).await.unwrap();
@@ -141,7 +165,8 @@ async fn owner_suspends_a_tenant_with_a_reason_and_reactivates_it() {
     assert_eq!(tenant.status_reason.as_deref(), Some("invoice 113 unpaid"));
 
     b.click(&format!("{row} [data-action=reactivate]")).await;
-    b.wait_contains("#reactivate-tenant", "invoice 113 unpaid").await;
+    b.wait_contains("#reactivate-tenant", "invoice 113 unpaid")
+        .await;
     b.click("#reactivate-tenant [data-role=submit]").await;
     b.wait_for(&format!("{row}[data-status=active]")).await;
     let tenant = t.registry().tenant(&code("ACME")).await.unwrap();
@@ -159,9 +184,11 @@ async fn owner_deletes_a_tenant_only_after_typing_its_code() {
         .await;
     let submit = "#delete-tenant [data-role=submit]";
     assert!(!b.is_enabled(submit).await, "disabled before typing");
-    b.type_into("#delete-tenant input[name=confirm]", "ACM").await;
+    b.type_into("#delete-tenant input[name=confirm]", "ACM")
+        .await;
     assert!(!b.is_enabled(submit).await, "disabled for a wrong code");
-    b.type_into("#delete-tenant input[name=confirm]", "ACME").await;
+    b.type_into("#delete-tenant input[name=confirm]", "ACME")
+        .await;
     assert!(b.is_enabled(submit).await, "enabled once the code is typed");
     b.click(submit).await;
     b.wait_gone("#delete-tenant").await;
