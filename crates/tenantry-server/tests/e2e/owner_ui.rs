@@ -5,6 +5,8 @@ use crate::browser::Browser;
 use crate::common::{On, TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use std::time::Duration;
+use tenantry::auth::{Claims, TokenKind, TokenSigner};
 use tenantry::tenant::{TenantCode, TenantStatus};
 
 fn code(s: &str) -> TenantCode {
@@ -61,15 +63,40 @@ async fn a_wrong_password_is_refused_in_words() {
     b.close().await;
 }
 
+/// An owner token signed with the app's key that expired a while ago.
+async fn expired_owner_token(t: &TestApp) -> String {
+    let secrets = t.registry().secrets();
+    let signer = TokenSigner::new(secrets.master_key(), Duration::ZERO);
+    let owner = t
+        .registry()
+        .verify_owner("owner@test.local", PASSWORD)
+        .await
+        .unwrap()
+        .unwrap();
+    let (token, _) = signer.issue(Claims {
+        sub: owner.id.to_string(),
+        kind: TokenKind::Owner,
+        tid: None,
+        tenant: None,
+        name: owner.email,
+        role: "owner".into(),
+        iat: 0,
+        exp: 0,
+    });
+    // Past the verifier's 5 s leeway.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    token
+}
+
 #[tokio::test]
-async fn a_rejected_token_returns_the_owner_to_the_sign_in_page() {
+async fn an_expired_token_returns_the_owner_to_the_sign_in_page() {
     let t = TestApp::spawn().await;
+    let expired = expired_owner_token(&t).await;
     let b = Browser::start(&t).await;
     b.sign_in().await;
-    // What an expired token looks like to the page: the API answers 401 to it.
     b.script(
-        "sessionStorage.setItem('tenantry.owner.token', 'expired.token.value')",
-        vec![],
+        "sessionStorage.setItem('tenantry.owner.token', arguments[0])",
+        vec![json!(expired)],
     )
     .await;
     b.click("a[data-section=servers]").await;
@@ -78,6 +105,29 @@ async fn a_rejected_token_returns_the_owner_to_the_sign_in_page() {
     assert!(!b.visible("#shell").await);
     b.sign_in_here("owner@test.local", PASSWORD).await;
     b.wait_for("#servers-table").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_signs_out_by_itself_when_the_token_lifetime_ends() {
+    let t = TestApp::spawn().await;
+    let b = Browser::start(&t).await;
+    b.sign_in().await;
+    b.script(
+        "sessionStorage.setItem('tenantry.owner.expiresAt', String(Date.now() / 1000 - 1)); \
+         document.dispatchEvent(new Event('visibilitychange'));",
+        vec![],
+    )
+    .await;
+    b.wait_contains("#signin-notice", "session has expired")
+        .await;
+    let stored = b
+        .script(
+            "return sessionStorage.getItem('tenantry.owner.token')",
+            vec![],
+        )
+        .await;
+    assert_eq!(stored, json!(null));
     b.close().await;
 }
 

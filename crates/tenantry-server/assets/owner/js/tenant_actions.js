@@ -17,6 +17,30 @@ export async function createTenant(done) {
     toast(describe('load the servers', err), 'bad');
     return;
   }
+  formDialog({
+    id: 'create-tenant',
+    title: 'New tenant',
+    intro: 'Creates the tenant\'s database, migrates and seeds it, and makes an admin user.',
+    action: 'create the tenant',
+    submitLabel: 'Create tenant',
+    busyLabel: 'Provisioning…',
+    fields: createFields(servers),
+    submit: async (form) => {
+      const answer = await api('POST', '/api/admin/tenants', createBody(form));
+      const t = answer.tenant;
+      if (answer.adminPassword) {
+        secretDialog({ id: 'admin-password', title: `Tenant ${t.code} is ${t.status}`,
+          intro: `Sign in to ${t.code} as user "admin" with this password:`, secret: answer.adminPassword });
+      } else {
+        toast(`Tenant ${t.code} is ${t.status}.`);
+      }
+      done(t);
+    },
+  });
+}
+
+/** The form of "New tenant"; fields that do not apply to the chosen placement or server are hidden. */
+function createFields(servers) {
   const serverOptions = [['', 'Least loaded of ours'],
     ...servers.map((s) => [s.name, `${s.name} (${s.engine}, ${s.hosting}${s.region ? `, ${s.region}` : ''})`])];
   const code = field('Code', { name: 'code', required: true, pattern: '[A-Z0-9][A-Z0-9_\\-]{1,31}',
@@ -41,42 +65,28 @@ export async function createTenant(done) {
   placement.addEventListener('change', sync);
   server.addEventListener('change', sync);
   sync();
-  formDialog({
-    id: 'create-tenant',
-    title: 'New tenant',
-    intro: 'Creates the tenant\'s database, migrates and seeds it, and makes an admin user.',
-    action: 'create the tenant',
-    submitLabel: 'Create tenant',
-    busyLabel: 'Provisioning…',
-    fields: h('div', { class: 'form-grid' },
-      code,
-      field('Name', { name: 'name', required: true, placeholder: 'Acme Field Services' }),
-      placement, server, engine, schema,
-      field('Database', { name: 'database', placeholder: 'generated' }, 'Optional'),
-      field('Subdomain', { name: 'subdomain', placeholder: 'acme' }, 'Optional'),
-      username, password,
-      field('Admin password', { name: 'adminPassword', type: 'password', autocomplete: 'new-password', wide: true },
-        'Leave empty to generate one (shown once)')),
-    submit: async (form) => {
-      const body = { code: value(form, 'code'), name: value(form, 'name'), placement: value(form, 'placement') };
-      for (const key of ['server', 'database', 'subdomain', 'adminPassword']) body[key] = value(form, key);
-      if (!body.server) body.engine = value(form, 'engine');
-      if (body.placement === 'shared') body.schema = value(form, 'schema');
-      if (body.placement === 'external') {
-        body.username = value(form, 'username');
-        body.password = value(form, 'password');
-      }
-      const answer = await api('POST', '/api/admin/tenants', body);
-      const t = answer.tenant;
-      if (answer.adminPassword) {
-        secretDialog({ id: 'admin-password', title: `Tenant ${t.code} is ${t.status}`,
-          intro: `Sign in to ${t.code} as user "admin" with this password:`, secret: answer.adminPassword });
-      } else {
-        toast(`Tenant ${t.code} is ${t.status}.`);
-      }
-      done(t);
-    },
-  });
+  return h('div', { class: 'form-grid' },
+    code,
+    field('Name', { name: 'name', required: true, placeholder: 'Acme Field Services' }),
+    placement, server, engine, schema,
+    field('Database', { name: 'database', placeholder: 'generated' }, 'Optional'),
+    field('Subdomain', { name: 'subdomain', placeholder: 'acme' }, 'Optional'),
+    username, password,
+    field('Admin password', { name: 'adminPassword', type: 'password', autocomplete: 'new-password', wide: true },
+      'Leave empty to generate one (shown once)'));
+}
+
+/** The body of `POST /api/admin/tenants` from the form: only the fields that apply and are filled. */
+function createBody(form) {
+  const body = { code: value(form, 'code'), name: value(form, 'name'), placement: value(form, 'placement') };
+  for (const key of ['server', 'database', 'subdomain', 'adminPassword']) body[key] = value(form, key);
+  if (!body.server) body.engine = value(form, 'engine');
+  if (body.placement === 'shared') body.schema = value(form, 'schema');
+  if (body.placement === 'external') {
+    body.username = value(form, 'username');
+    body.password = value(form, 'password');
+  }
+  return body;
 }
 
 export function suspendTenant(t, done) {
