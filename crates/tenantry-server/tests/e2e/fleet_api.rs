@@ -1,7 +1,6 @@
 //! The fleet endpoints of the admin API: drift, and "migrate all" as a background job.
 
 use crate::common::{error_code, On, TestApp};
-use crate::owner_ui_views::unmigrated;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -63,7 +62,7 @@ async fn drift_counts_tenants_behind_current_and_ahead_of_the_binary() {
     let t = TestApp::spawn().await;
     t.tenant("CURRENT", On::Sqlite).await;
     t.tenant("AHEAD", On::Pg(0)).await;
-    unmigrated(&t, "BEHIND", On::Sqlite).await;
+    t.unmigrated_tenant("BEHIND", On::Sqlite).await;
     let latest = tenantry::migrate::latest_version(Engine::Postgres);
     t.registry()
         .set_schema_version(&TenantCode::parse("AHEAD").unwrap(), latest + 1)
@@ -96,8 +95,8 @@ async fn drift_counts_tenants_behind_current_and_ahead_of_the_binary() {
 async fn migrate_all_runs_in_the_background_reports_each_tenant_and_is_audited() {
     let t = TestApp::spawn().await;
     t.tenant("CURRENT", On::Sqlite).await;
-    unmigrated(&t, "BEHIND1", On::Sqlite).await;
-    unmigrated(&t, "BEHIND2", On::Pg(0)).await;
+    t.unmigrated_tenant("BEHIND1", On::Sqlite).await;
+    t.unmigrated_tenant("BEHIND2", On::Pg(0)).await;
     let owner = t.owner_token().await;
     let (s, started) = t
         .call(Method::POST, "/api/admin/fleet/migrate", Some(&owner), None)

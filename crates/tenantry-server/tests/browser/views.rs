@@ -1,29 +1,11 @@
 //! The owner dashboard in a real headless Chromium: the tenant page, pagination, servers, fleet and
 //! audit views render real data from the registry and the tenant databases.
 
-use crate::browser::Browser;
 use crate::common::{On, TestApp};
+use crate::webdriver::Browser;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tenantry::provision::ServerAdmin;
-use tenantry::registry::Tenant;
 use tenantry::tenant::{Engine, TenantCode, TenantStatus};
-
-/// Registers an active tenant whose (empty) database exists but was never migrated: "behind".
-pub async fn unmigrated(t: &TestApp, code: &str, on: On) -> Tenant {
-    let server = t.server(on).await;
-    let mut new = TestApp::new_tenant(code, &server);
-    new.status = TenantStatus::Active;
-    let db = new.database.clone().unwrap();
-    ServerAdmin {
-        server: &server,
-        password: None,
-    }
-    .create_database(&db)
-    .await
-    .unwrap();
-    t.registry().create_tenant(new).await.unwrap()
-}
 
 #[tokio::test]
 async fn tenant_page_shows_details_stats_health_and_its_audit_rows() {
@@ -177,7 +159,7 @@ async fn fleet_view_shows_drift_and_migrate_all_brings_every_tenant_current() {
     let t = TestApp::spawn().await;
     t.tenant("CURRENT", On::Sqlite).await;
     for code in ["BEHIND1", "BEHIND2", "BEHIND3"] {
-        unmigrated(&t, code, On::Sqlite).await;
+        t.unmigrated_tenant(code, On::Sqlite).await;
     }
     let b = Browser::start(&t).await;
     b.sign_in().await;

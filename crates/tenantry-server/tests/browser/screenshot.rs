@@ -3,8 +3,8 @@
 //! The PNG goes to `$TENANTRY_SCREENSHOT_DIR/tenants.png` when that is set (to refresh
 //! `docs/screenshots/`), else to a temporary directory.
 
-use crate::browser::Browser;
 use crate::common::demo_data_dir;
+use crate::webdriver::Browser;
 use tenantry_server::demo::{demo_key, DEMO_PASSWORD, OWNER_EMAIL};
 use tenantry_server::startup::{self, App};
 
