@@ -22,8 +22,33 @@ pub fn routes() -> Router<App> {
         )
 }
 
+/// Each server with `tenantCount` (tombstones excluded) and `breaker` (`open` while the pool
+/// manager fails its tenants fast, else `closed`).
 async fn servers(State(app): State<App>, _o: OwnerAuth) -> Result<Json<Value>, HttpError> {
-    Ok(Json(json!({"data": app.platform().list_servers().await?})))
+    let counts = app
+        .registry()
+        .tenant_counts_by_server()
+        .await
+        .map_err(tenantry::platform::PlatformError::from)?;
+    let data: Vec<Value> = app
+        .platform()
+        .list_servers()
+        .await?
+        .into_iter()
+        .map(|s| {
+            let breaker = if app.pools().circuit_open(s.id) {
+                "open"
+            } else {
+                "closed"
+            };
+            let count = counts.get(&s.id).copied().unwrap_or(0);
+            let mut v = json!(s);
+            v["tenantCount"] = json!(count);
+            v["breaker"] = json!(breaker);
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })))
 }
 
 #[derive(Deserialize)]

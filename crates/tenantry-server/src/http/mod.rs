@@ -1,11 +1,13 @@
-//! HTTP surfaces: health, tenant data plane, admin plane.
+//! HTTP surfaces: health, tenant data plane, admin plane, owner dashboard.
 
 mod admin;
+mod admin_fleet;
 mod admin_onboard;
 mod admin_provision;
 mod admin_servers;
 mod admin_tenants;
 mod auth;
+mod dashboard;
 pub mod data;
 pub mod error;
 mod files;
@@ -36,6 +38,8 @@ pub fn router(app: App) -> Router {
         .merge(admin_onboard::routes())
         .merge(admin_provision::routes())
         .merge(admin_servers::routes())
+        .merge(admin_fleet::routes())
+        .merge(dashboard::routes())
         .merge(data)
         .fallback(not_found)
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -196,6 +196,23 @@ impl TestApp {
         self.provision(Self::new_tenant(code, &server)).await
     }
 
+    /// Registers an active tenant whose (empty) database exists but was never migrated: its schema
+    /// is "behind" the binary.
+    pub async fn unmigrated_tenant(&self, code: &str, on: On) -> Tenant {
+        let server = self.server(on).await;
+        let mut new = Self::new_tenant(code, &server);
+        new.status = TenantStatus::Active;
+        let db = new.database.clone().unwrap();
+        tenantry::provision::ServerAdmin {
+            server: &server,
+            password: None,
+        }
+        .create_database(&db)
+        .await
+        .unwrap();
+        self.registry().create_tenant(new).await.unwrap()
+    }
+
     pub async fn provision(&self, new: NewTenant) -> Tenant {
         let p = Provisioner::new(self.registry().clone(), self.app.pools().clone())
             .migrate_external(true);

@@ -61,6 +61,17 @@ impl NewServer {
     }
 }
 
+impl DataServer {
+    /// `host:port` (or the SQLite directory): the key of this server's circuit breaker in the pool
+    /// manager, the same as [`super::DataSource::server_key`] of its tenants.
+    pub fn server_key(&self) -> String {
+        match self.engine {
+            Engine::Sqlite => self.host.clone(),
+            _ => format!("{}:{}", self.host, self.port),
+        }
+    }
+}
+
 fn server_from_row(row: &AnyRow) -> Result<DataServer> {
     Ok(DataServer {
         id: parse_uuid(row.try_get("id")?)?,
@@ -147,6 +158,18 @@ impl Registry {
         let q = format!("SELECT {SERVER_COLUMNS} FROM data_servers ORDER BY name");
         let rows = sqlx::query(&q).fetch_all(self.pool()).await?;
         rows.iter().map(server_from_row).collect()
+    }
+
+    /// Tenants (tombstones excluded) per server id; servers without tenants are absent.
+    pub async fn tenant_counts_by_server(&self) -> Result<std::collections::HashMap<Uuid, i64>> {
+        let rows = sqlx::query(
+            "SELECT server_id, COUNT(*) AS n FROM tenants WHERE status <> 'deleted' GROUP BY server_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((parse_uuid(r.try_get("server_id")?)?, r.try_get("n")?)))
+            .collect()
     }
 
     /// Decrypts a server's admin password, for provisioning on it.
