@@ -13,6 +13,8 @@
 //! - [`migrate`]: embedded per-engine tenant migrations; [`fleet`]: migrating every tenant, drift.
 //! - [`lifecycle`]: suspend / reactivate, audited.
 //! - [`credentials`]: changing a tenant's database password (server `ALTER`, registry, audit).
+//! - [`mssql`]: SQL Server building blocks (tiberius): connect, server admin, T-SQL migrations,
+//!   onboarding probes, data-API statements.
 //! - [`onboard`]: pre-flight checks (DNS … schema version) of a customer-hosted tenant database.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
 //! - [`db`]: engine-neutral SQL helpers over sqlx's `Any` driver.
@@ -28,6 +30,7 @@ pub mod db;
 pub mod fleet;
 pub mod lifecycle;
 pub mod migrate;
+pub mod mssql;
 pub mod onboard;
 pub mod pools;
 pub mod provision;
