@@ -2,9 +2,10 @@
 //! a real SQL Server has no `psql` side door. Each call opens its own connection on a private
 //! single-threaded runtime in a helper thread, so it works from plain and from async tests.
 
+use chrono::NaiveDateTime;
 use std::io;
 use std::time::Duration;
-use tiberius::{AuthMethod, Client, ColumnData, Config, EncryptionLevel};
+use tiberius::{AuthMethod, Client, ColumnData, Config, EncryptionLevel, FromSql};
 use tokio::net::TcpStream;
 use tokio_util::compat::TokioAsyncWriteCompatExt;
 
@@ -121,6 +122,14 @@ fn cell_text(d: &ColumnData<'static>) -> String {
         ColumnData::String(v) => v.as_deref().unwrap_or_default().to_owned(),
         ColumnData::Guid(v) => opt(v),
         ColumnData::Numeric(v) => opt(v),
+        ColumnData::DateTime(_)
+        | ColumnData::SmallDateTime(_)
+        | ColumnData::DateTime2(_)
+        | ColumnData::DateTimeOffset(_) => NaiveDateTime::from_sql(d)
+            .ok()
+            .flatten()
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+            .unwrap_or_default(),
         other => format!("{other:?}"),
     }
 }

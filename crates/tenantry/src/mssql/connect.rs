@@ -171,6 +171,15 @@ impl Attempt {
         let (host, port) = (host.to_owned(), port);
         match self {
             Attempt::Tcp(source) => MssqlError::Tcp { host, port, source },
+            // tiberius' own handshake timer (set to the same budget) may ring first.
+            Attempt::Tiberius(tiberius::error::Error::Io {
+                kind: std::io::ErrorKind::TimedOut,
+                ..
+            }) => MssqlError::ConnectTimeout {
+                host,
+                port,
+                after: opts.connect_timeout,
+            },
             Attempt::Tiberius(source @ tiberius::error::Error::Tls(_)) => MssqlError::Tls {
                 host,
                 port,

@@ -1,8 +1,8 @@
 //! The data API's statements for SQL Server, over a static table description: a page with its
 //! total in one statement (`COUNT_BIG(*) OVER()` + `OFFSET … FETCH`), get by id, insert returning
-//! the new id (`OUTPUT inserted.id`), update and delete by id. Every value is bound (`@P1`, …);
-//! table and column names come from the description, are checked against `[a-z_][a-z0-9_]*` and
-//! bracket-quoted. Unqualified table names resolve in the connection user's default schema.
+//! the new id (`OUTPUT inserted.id`), update and delete by id. Every value is bound (`@P1`, …;
+//! a null is the keyword `NULL`); table and column names come from the description, are checked
+//! against `[a-z_][a-z0-9_]*` and bracket-quoted. Unqualified table names resolve in the connection user's default schema.
 
 use super::ident::column as ident;
 use super::json::cell_to_json;
@@ -70,9 +70,28 @@ impl Table {
     }
 }
 
+/// `@P1`, `@P2`, … for the values, and the keyword `NULL` for the nulls among them: tiberius sends
+/// a null parameter as TDS `NULLTYPE` (0x1F), which Babelfish rejects and SQL Server types as
+/// `int` (clashing with `DATETIME2`), so nulls are written into the statement instead of bound.
+fn placeholders(values: &[(&str, SqlValue)]) -> Vec<String> {
+    let mut n = 0;
+    values
+        .iter()
+        .map(|(_, v)| {
+            if v.is_null() {
+                "NULL".to_owned()
+            } else {
+                n += 1;
+                format!("@P{n}")
+            }
+        })
+        .collect()
+}
+
+/// The query with the non-null `values` bound in order (see [`placeholders`]).
 fn bound(sql: String, values: &[(&str, SqlValue)]) -> Query<'static> {
     let mut query = Query::new(sql);
-    for (_, v) in values {
+    for (_, v) in values.iter().filter(|(_, v)| !v.is_null()) {
         query.bind(v.clone());
     }
     query
@@ -154,7 +173,7 @@ pub async fn insert(
     let sql = if values.is_empty() {
         format!("INSERT INTO {t} OUTPUT inserted.[id] DEFAULT VALUES")
     } else {
-        let marks: Vec<String> = (1..=values.len()).map(|i| format!("@P{i}")).collect();
+        let marks = placeholders(values);
         format!(
             "INSERT INTO {t} ({}) OUTPUT inserted.[id] VALUES ({})",
             cols.join(", "),
@@ -185,17 +204,18 @@ pub async fn update(
     if values.is_empty() {
         return Err(MssqlError::EmptyUpdate);
     }
+    let marks = placeholders(values);
     let sets: Vec<String> = table
         .columns_of(values)?
         .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = @P{}", i + 1))
+        .zip(&marks)
+        .map(|(c, m)| format!("{c} = {m}"))
         .collect();
+    let id_mark = marks.iter().filter(|m| m.starts_with('@')).count() + 1;
     let sql = format!(
-        "UPDATE {} SET {} WHERE [id] = @P{}",
+        "UPDATE {} SET {} WHERE [id] = @P{id_mark}",
         ident(table.name)?,
         sets.join(", "),
-        values.len() + 1
     );
     let mut query = bound(sql, values);
     query.bind(id);

@@ -20,6 +20,18 @@ pub enum SqlValue {
     DateTime(Option<DateTime<Utc>>),
 }
 
+impl SqlValue {
+    pub fn is_null(&self) -> bool {
+        matches!(
+            self,
+            SqlValue::BigInt(None)
+                | SqlValue::Text(None)
+                | SqlValue::Bit(None)
+                | SqlValue::DateTime(None)
+        )
+    }
+}
+
 impl<'a> IntoSql<'a> for SqlValue {
     fn into_sql(self) -> ColumnData<'a> {
         match self {

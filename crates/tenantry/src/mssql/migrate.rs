@@ -64,6 +64,9 @@ macro_rules! embedded {
     };
 }
 
+/// Prefix of the application lock's name (the database name follows).
+const LOCK: &str = "N'tenantry_migrations:'";
+
 /// The migrations embedded in this binary, in version order.
 pub static MIGRATIONS: &[Migration] = &[
     embedded!(1, "field service", "0001_field_service.sql"),
@@ -112,9 +115,11 @@ pub async fn run(
     batch(client, "migrate: session settings", "SET XACT_ABORT ON").await?;
     lock(client).await?;
     let result = run_locked(client, migrations).await;
-    let release =
-        "EXEC sp_releaseapplock @Resource = N'tenantry_migrations', @LockOwner = N'Session'";
-    let _ = batch(client, "migrate: release lock", release).await;
+    let release = format!(
+        "DECLARE @res NVARCHAR(255) = {LOCK} + DB_NAME(); \
+         EXEC sp_releaseapplock @Resource = @res, @LockOwner = N'Session'"
+    );
+    let _ = batch(client, "migrate: release lock", &release).await;
     result
 }
 
@@ -187,11 +192,16 @@ async fn apply(client: &mut MssqlClient, m: &Migration) -> Result<(), MssqlError
     Ok(())
 }
 
-/// Waits up to 60 s for the exclusive session lock `tenantry_migrations`.
+/// Waits up to 60 s for the exclusive session lock `tenantry_migrations:<database>`. SQL Server
+/// scopes application locks to the database already; Babelfish keeps every T-SQL database in one
+/// PostgreSQL database, so the name carries the database to keep tenants from queueing on each
+/// other.
 async fn lock(client: &mut MssqlClient) -> Result<(), MssqlError> {
-    let sql = "DECLARE @r INT; \
-               EXEC @r = sp_getapplock @Resource = N'tenantry_migrations', @LockMode = N'Exclusive', \
-               @LockOwner = N'Session', @LockTimeout = 60000; SELECT @r";
+    let sql = format!(
+        "DECLARE @r INT, @res NVARCHAR(255) = {LOCK} + DB_NAME(); \
+         EXEC @r = sp_getapplock @Resource = @res, @LockMode = N'Exclusive', \
+         @LockOwner = N'Session', @LockTimeout = 60000; SELECT @r"
+    );
     let row = client
         .simple_query(sql)
         .await
