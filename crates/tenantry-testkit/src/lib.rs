@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod babelfish;
+mod babelfish_setup;
 mod mariadb;
 mod pg;
 mod tsql;

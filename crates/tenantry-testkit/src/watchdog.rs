@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use crate::util;
-use crate::{babelfish, mariadb, pg};
+use crate::{babelfish_setup, mariadb, pg};
 
 /// The watchdog process; kept (never waited for) so it is not reported as leaked.
 static WATCHDOG: Mutex<Option<Child>> = Mutex::new(None);
@@ -51,7 +51,7 @@ fn script() -> String {
         pid = std::process::id(),
         pg_cleanup = pg::watchdog_cleanup_snippet(),
         my_cleanup = mariadb::watchdog_cleanup_snippet(),
-        bbf_cleanup = babelfish::watchdog_cleanup_snippet(),
+        bbf_cleanup = babelfish_setup::watchdog_cleanup_snippet(),
     )
 }
 

@@ -134,78 +134,81 @@ async fn login(run: &mut Run, opts: &ConnectOptions) -> Option<(MssqlClient, Sub
         user: opts.user.clone(),
         schema: "dbo".to_owned(),
     };
-    let tls_passed = |run: &mut Run| {
-        if opts.tls.encrypt {
-            let how = if opts.tls.trust_server_certificate {
-                "certificate not verified: trust_server_certificate = true"
-            } else {
-                "certificate verified"
-            };
-            run.pass("tls", started, format!("the session is encrypted ({how})"));
-        } else {
-            run.skip("tls", "not required (encrypt = false)");
+    let mut client = match connect(opts).await {
+        Ok(client) => client,
+        Err(e) => {
+            refused(run, opts, &subject, e, started);
+            return None;
         }
     };
-    match connect(opts).await {
-        Ok(mut client) => {
-            tls_passed(run);
-            match whoami(&mut client).await {
-                Ok((user, schema)) => {
-                    (subject.user, subject.schema) = (user, schema);
-                    let msg = format!(
-                        "logged in as '{}' to database '{}' (database user '{}', default schema '{}')",
-                        subject.login, subject.database, subject.user, subject.schema
-                    );
-                    run.pass("login", started, msg);
-                    Some((client, subject))
-                }
-                Err(e) => {
-                    let (denial, text) = detail(&e);
-                    run.fail(
-                        "login",
-                        started,
-                        advice::login_failed(&subject, denial, &text),
-                    );
-                    close(client).await;
-                    None
-                }
-            }
-        }
-        Err(e @ MssqlError::Tls { .. }) => {
-            let (_, text) = detail(&e);
-            run.fail(
-                "tls",
-                started,
-                advice::tls_failed(&opts.host, opts.port, &text),
+    tls_passed(run, opts, started);
+    match whoami(&mut client).await {
+        Ok((user, schema)) => {
+            (subject.user, subject.schema) = (user, schema);
+            let msg = format!(
+                "logged in as '{}' to database '{}' (database user '{}', default schema '{}')",
+                subject.login, subject.database, subject.user, subject.schema
             );
-            run.skip("login", "the tls check failed");
-            None
-        }
-        Err(MssqlError::ConnectTimeout { after, .. }) => {
-            run.skip("tls", "no answer from the server");
-            let msg =
-                advice::connect_timed_out(&opts.host, opts.port, after.as_secs(), opts.tls.encrypt);
-            run.fail("login", started, msg);
-            None
-        }
-        Err(e @ MssqlError::Tcp { .. }) => {
-            run.skip("tls", "no connection");
-            run.fail(
-                "login",
-                started,
-                format!("{e}: check the network route and firewall."),
-            );
-            None
+            run.pass("login", started, msg);
+            Some((client, subject))
         }
         Err(e) => {
-            tls_passed(run);
+            let (denial, text) = detail(&e);
+            let msg = advice::login_failed(&subject, denial, &text);
+            run.fail("login", started, msg);
+            close(client).await;
+            None
+        }
+    }
+}
+
+/// The TLS handshake (which precedes the login in TDS) went through, or was not asked for.
+fn tls_passed(run: &mut Run, opts: &ConnectOptions, started: Instant) {
+    if !opts.tls.encrypt {
+        run.skip("tls", "not required (encrypt = false)");
+        return;
+    }
+    let how = if opts.tls.trust_server_certificate {
+        "certificate not verified: trust_server_certificate = true"
+    } else {
+        "certificate verified"
+    };
+    run.pass("tls", started, format!("the session is encrypted ({how})"));
+}
+
+/// Records why the connection was refused, on the `tls` or the `login` check.
+fn refused(
+    run: &mut Run,
+    opts: &ConnectOptions,
+    subject: &Subject,
+    e: MssqlError,
+    started: Instant,
+) {
+    let (host, port) = (opts.host.as_str(), opts.port);
+    match e {
+        MssqlError::Tls { .. } => {
+            let msg = advice::tls_failed(host, port, &detail(&e).1);
+            run.fail("tls", started, msg);
+            run.skip("login", "the tls check failed");
+        }
+        MssqlError::ConnectTimeout { after, .. } => {
+            run.skip("tls", "no answer from the server");
+            let msg = advice::connect_timed_out(host, port, after.as_secs(), opts.tls.encrypt);
+            run.fail("login", started, msg);
+        }
+        MssqlError::Tcp { .. } => {
+            run.skip("tls", "no connection");
+            let msg = format!("{e}: check the network route and firewall.");
+            run.fail("login", started, msg);
+        }
+        _ => {
+            tls_passed(run, opts, started);
             let (denial, text) = detail(&e);
             run.fail(
                 "login",
                 started,
-                advice::login_failed(&subject, denial, &text),
+                advice::login_failed(subject, denial, &text),
             );
-            None
         }
     }
 }
