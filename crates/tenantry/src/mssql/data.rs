@@ -98,7 +98,8 @@ fn bound(sql: String, values: &[(&str, SqlValue)]) -> Query<'static> {
 }
 
 /// Rows `offset .. offset + limit` in id order, and the total, in one statement. A page past the
-/// end has no row to carry the total, so then the total is counted on its own.
+/// end has no row to carry the total, so then the total is counted on its own. SQL Server wants
+/// `offset >= 0` and `limit >= 1` (the caller validates paging input).
 pub async fn list(
     client: &mut MssqlClient,
     table: &Table,
