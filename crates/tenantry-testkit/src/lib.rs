@@ -1,7 +1,8 @@
-//! Throwaway PostgreSQL and MariaDB servers for tenantry's integration tests.
+//! Throwaway PostgreSQL, MariaDB and Babelfish (SQL Server) servers for tenantry's integration
+//! tests.
 //!
 //! Every server gets its own temporary directory under [`std::env::temp_dir`]
-//! (`tenantry-test-{pg,mariadb}-<pid>-<n>-<nanos>`) holding its data, socket and log files,
+//! (`tenantry-test-{pg,mariadb,babelfish}-<pid>-<n>-<nanos>`) holding its data, socket and log files,
 //! and listens on 127.0.0.1 on a free port. The machine's own servers (5432, 3306) are never
 //! used.
 //!
@@ -16,19 +17,31 @@
 //! When running as root, PostgreSQL binaries run as user `postgres` (via `runuser`) and
 //! MariaDB runs with `--user=mysql`; the temporary directories are chowned accordingly.
 //!
+//! SQL Server: [`BabelfishServer::start`] runs `babelfish.sh PG_PORT TDS_PORT DATADIR` (Babelfish
+//! for PostgreSQL, a real TDS + T-SQL server; found via `$TENANTRY_BABELFISH_SH` or
+//! `shared/babelfish/` in an ancestor directory of this crate). As root it unpacks into
+//! `/opt/babelfish` and runs as `postgres`; unprivileged it unpacks into `~/.cache` and runs as
+//! the current user (which needs an existing `postgres` OS user, as the script checks for one).
+//! [`shared_babelfish`] hands out the server of `$TENANTRY_TEST_MSSQL_URL` instead when it is set
+//! (`mssql://user:password@host:1433?encrypt=true&trust_server_certificate=true`).
+//!
 //! The PostgreSQL binaries are taken from `$TENANTRY_PG_BIN` if set, else the highest version
 //! under `/usr/lib/postgresql/*/bin`, else `$PATH`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod babelfish;
+mod babelfish_setup;
 mod mariadb;
 mod pg;
+mod tsql;
 mod util;
 mod watchdog;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+pub use babelfish::BabelfishServer;
 pub use mariadb::MariaDbServer;
 pub use pg::PgServer;
 
@@ -38,6 +51,7 @@ pub const SHARED_PG_COUNT: usize = 4;
 static SHARED_PG: [OnceLock<PgServer>; SHARED_PG_COUNT] =
     [const { OnceLock::new() }; SHARED_PG_COUNT];
 static SHARED_MARIADB: OnceLock<MariaDbServer> = OnceLock::new();
+static SHARED_BABELFISH: OnceLock<BabelfishServer> = OnceLock::new();
 
 /// A process-wide PostgreSQL server, started on first use.
 ///
@@ -72,6 +86,26 @@ pub fn shared_mariadb() -> &'static MariaDbServer {
     SHARED_MARIADB.get_or_init(|| {
         MariaDbServer::start()
             .unwrap_or_else(|e| panic!("tenantry-testkit: cannot start shared MariaDB server: {e}"))
+    })
+}
+
+/// Environment variable naming a real SQL Server for the tests instead of a local Babelfish.
+pub const MSSQL_URL_ENV: &str = "TENANTRY_TEST_MSSQL_URL";
+
+/// The process-wide SQL Server for tests: the server of `$TENANTRY_TEST_MSSQL_URL` when set (no
+/// process is started), else a Babelfish started on first use (see [`shared_pg`] for lifetime
+/// and concurrency guarantees).
+///
+/// # Panics
+///
+/// If the URL is malformed or the server cannot be started (the message includes its log tail).
+pub fn shared_babelfish() -> &'static BabelfishServer {
+    SHARED_BABELFISH.get_or_init(|| {
+        let server = match std::env::var(MSSQL_URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => BabelfishServer::external(url.trim()),
+            _ => BabelfishServer::start(),
+        };
+        server.unwrap_or_else(|e| panic!("tenantry-testkit: cannot start shared Babelfish: {e}"))
     })
 }
 

@@ -5,7 +5,7 @@
 //! `sh -c` process (own process group, no inherited stdio, so it neither receives the
 //! terminal's Ctrl-C nor keeps the test harness's pipes open) that polls `kill -0 <our pid>`
 //! every second. When this process is gone, it stops every server still living in a
-//! `tenantry-test-{pg,mariadb}-<our pid>-*` directory and removes the directories.
+//! `tenantry-test-{pg,mariadb,babelfish}-<our pid>-*` directory and removes the directories.
 //!
 //! Because it is started before any directory exists, a process that dies in the middle of
 //! starting a server is covered too. Servers stopped normally have already removed their
@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use crate::util;
-use crate::{mariadb, pg};
+use crate::{babelfish_setup, mariadb, pg};
 
 /// The watchdog process; kept (never waited for) so it is not reported as leaked.
 static WATCHDOG: Mutex<Option<Child>> = Mutex::new(None);
@@ -27,6 +27,7 @@ fn script() -> String {
     let root = util::shell_quote_path(util::temp_root());
     let pg_glob = format!("\"$root\"/{}*", util::dir_prefix("pg"));
     let my_glob = format!("\"$root\"/{}*", util::dir_prefix("mariadb"));
+    let bbf_glob = format!("\"$root\"/{}*", util::dir_prefix("babelfish"));
     format!(
         "pid={pid}\n\
          root={root}\n\
@@ -41,10 +42,16 @@ fn script() -> String {
          ( {my_cleanup}\n\
          rm -rf \"$d\" ) &\n\
          done\n\
+         for d in {bbf_glob}; do\n\
+         [ -d \"$d\" ] || continue\n\
+         ( {bbf_cleanup}\n\
+         rm -rf \"$d\" ) &\n\
+         done\n\
          wait\n",
         pid = std::process::id(),
         pg_cleanup = pg::watchdog_cleanup_snippet(),
         my_cleanup = mariadb::watchdog_cleanup_snippet(),
+        bbf_cleanup = babelfish_setup::watchdog_cleanup_snippet(),
     )
 }
 

@@ -241,23 +241,32 @@ fn watchdog_cleans_up_after_kill_9() {
     let lines: Vec<&str> = text.lines().collect();
     let (pg_dir, pg_port) = (PathBuf::from(lines[0]), lines[1].parse::<u16>().unwrap());
     let (my_dir, my_port) = (PathBuf::from(lines[2]), lines[3].parse::<u16>().unwrap());
-    assert!(pg_dir.is_dir() && my_dir.is_dir());
-    assert!(port_open(pg_port) && port_open(my_port));
+    let (bbf_dir, bbf_port) = (PathBuf::from(lines[4]), lines[5].parse::<u16>().unwrap());
+    assert!(pg_dir.is_dir() && my_dir.is_dir() && bbf_dir.is_dir());
+    assert!(port_open(pg_port) && port_open(my_port) && port_open(bbf_port));
 
     child.kill().unwrap(); // SIGKILL: no destructors, no cleanup in the helper itself
     child.wait().unwrap();
 
     let t = Instant::now();
     let cleaned = eventually(Duration::from_secs(60), || {
-        !pg_dir.exists() && !my_dir.exists() && !port_open(pg_port) && !port_open(my_port)
+        !pg_dir.exists()
+            && !my_dir.exists()
+            && !bbf_dir.exists()
+            && !port_open(pg_port)
+            && !port_open(my_port)
+            && !port_open(bbf_port)
     });
     eprintln!("watchdog cleanup after kill -9 took {:?}", t.elapsed());
     assert!(
         cleaned,
-        "after kill -9: pg dir exists={} port open={}, mariadb dir exists={} port open={}",
+        "after kill -9: pg dir exists={} port open={}, mariadb dir exists={} port open={}, \
+         babelfish dir exists={} port open={}",
         pg_dir.exists(),
         port_open(pg_port),
         my_dir.exists(),
-        port_open(my_port)
+        port_open(my_port),
+        bbf_dir.exists(),
+        port_open(bbf_port)
     );
 }

@@ -15,6 +15,8 @@
 //! - [`health`]: probes of tenant databases on short-lived connections (pools untouched).
 //! - [`platform`]: the facade: every operation (provision, suspend, delete, set password, servers,
 //!   owners, keys, fleet, stats) once, with a typed actor, audited inside; front ends call only it.
+//! - [`mssql`]: SQL Server building blocks (tiberius): connect, server admin, T-SQL migrations,
+//!   onboarding probes, data-API statements.
 //! - [`onboard`]: pre-flight checks (DNS … schema version) of a customer-hosted tenant database.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
 //! - [`db`]: typed tenant connections (each engine's own driver) and engine-neutral statements.
@@ -32,6 +34,7 @@ pub mod db;
 pub mod fleet;
 pub mod health;
 pub mod migrate;
+pub mod mssql;
 pub mod onboard;
 pub mod platform;
 pub mod pools;

@@ -3,7 +3,7 @@
 //! version, and report every failure with a sentence the customer's DBA can act on. A check whose
 //! prerequisite failed is reported as skipped, saying which one.
 
-mod advice;
+pub(crate) mod advice;
 mod net;
 mod probes;
 
