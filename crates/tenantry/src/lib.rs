@@ -16,6 +16,8 @@
 //! - [`onboard`]: pre-flight checks (DNS … schema version) of a customer-hosted tenant database.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
 //! - [`db`]: engine-neutral SQL helpers over sqlx's `Any` driver.
+//! - [`backup`]: per-tenant backups (database dump + files + manifest in one archive) and restores,
+//!   fleet backups, and backups of the registry itself.
 //! - [`storage`]: per-tenant file storage under `{root}/{tenant id}`, traversal-proof, atomic writes.
 //!
 //! Request flow: `router` asks `resolve` for a code, `registry` for the (cached) config, checks the
@@ -23,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod backup;
 pub mod credentials;
 pub mod db;
 pub mod fleet;
