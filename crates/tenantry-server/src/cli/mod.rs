@@ -1,5 +1,6 @@
 //! The operator CLI (`tenantry`).
 
+mod backup;
 mod bench;
 mod keys;
 mod migrate;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Master-key operations.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Backups: `backup`, `restore`, `backups list`, `registry backup|restore`.
+    #[command(flatten)]
+    Backup(backup::BackupCommand),
     /// The audit log, newest first.
     Audit {
         #[arg(long)]
@@ -91,6 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             server::server(&app, cmd).await
         }
         Command::Keys(cmd) => keys::run(&config, cmd).await,
+        Command::Backup(cmd) => backup::run(&config, cmd).await,
         Command::Audit {
             tenant,
             limit,
