@@ -1,6 +1,7 @@
 //! End-to-end tests through the real HTTP server, on real SQLite, PostgreSQL and MariaDB servers.
 
 mod admin;
+mod backup;
 mod cli;
 mod common;
 mod credentials;

@@ -169,8 +169,11 @@ pub(crate) fn mysql_command(
     ))
     .arg("--protocol=TCP")
     .arg(format!("--host={}", source.host))
-    .arg(format!("--port={}", source.port))
-    .arg("--connect-timeout=10");
+    .arg(format!("--port={}", source.port));
+    if tool == Tool::MysqlClient {
+        // The dump tool has no such option.
+        cmd.arg("--connect-timeout=10");
+    }
     match source.tls {
         TlsMode::Disable => {
             cmd.arg("--skip-ssl");
