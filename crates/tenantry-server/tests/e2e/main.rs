@@ -2,6 +2,9 @@
 
 mod admin;
 mod backup;
+mod backup_cli;
+mod backup_http;
+mod backup_restore;
 mod cli;
 mod common;
 mod credentials;
