@@ -10,7 +10,7 @@ use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Duration;
 use tenantry::backup::registry_backup;
-use tenantry::backup::{BackupError, BackupReport, Backups, FleetBackupOptions};
+use tenantry::backup::{BackupError, BackupReport, Backups, FleetBackupOptions, FleetResult};
 use tenantry::tenant::TenantCode;
 
 const ACTOR: &str = "cli";
@@ -222,7 +222,18 @@ async fn backup_all(backups: &Backups, args: BackupArgs) -> anyhow::Result<()> {
         .await?;
     bar.finish_and_clear();
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
-    if args.json {
+    print_fleet(&results, args.json)?;
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} tenant backup(s) failed (see above)",
+            results.len()
+        );
+    }
+    Ok(())
+}
+
+fn print_fleet(results: &[FleetResult], json: bool) -> anyhow::Result<()> {
+    if json {
         let out: Vec<_> = results
             .iter()
             .map(|(code, r)| match r {
@@ -231,26 +242,21 @@ async fn backup_all(backups: &Backups, args: BackupArgs) -> anyhow::Result<()> {
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        let rows: Vec<Vec<String>> = results
-            .iter()
-            .map(|(code, r)| match r {
-                Ok(r) => vec![code.to_string(), "ok".into(), r.path.display().to_string()],
-                Err(e) => vec![code.to_string(), "FAILED".into(), e.to_string()],
-            })
-            .collect();
-        print!(
-            "{}",
-            table::render(&["CODE", "RESULT", "ARCHIVE / ERROR"], &rows)
-        );
-        println!("{} backed up, {failed} failed", results.len() - failed);
+        return Ok(());
     }
-    if failed > 0 {
-        anyhow::bail!(
-            "{failed} of {} tenant backup(s) failed (see above)",
-            results.len()
-        );
-    }
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|(code, r)| match r {
+            Ok(r) => vec![code.to_string(), "ok".into(), r.path.display().to_string()],
+            Err(e) => vec![code.to_string(), "FAILED".into(), e.to_string()],
+        })
+        .collect();
+    print!(
+        "{}",
+        table::render(&["CODE", "RESULT", "ARCHIVE / ERROR"], &rows)
+    );
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    println!("{} backed up, {failed} failed", results.len() - failed);
     Ok(())
 }
 

@@ -22,12 +22,13 @@ mod fleet;
 mod manifest;
 pub mod registry_backup;
 mod restore;
+mod restore_into;
 mod store;
 mod tools;
 
 pub use archive::ArchiveInfo;
 pub use create::BackupReport;
-pub use fleet::FleetBackupOptions;
+pub use fleet::{FleetBackupOptions, FleetResult};
 pub use manifest::{BackupKind, BackupSummary, DumpFormat, Manifest, Part, TenantInfo};
 pub use restore::RestoreReport;
 pub use store::{BackupStore, ARCHIVE_SUFFIX};

@@ -1,12 +1,11 @@
-//! Restoring a tenant backup: over the tenant it was taken of (confirmed, checksums verified
-//! first), or into a new tenant built from it (`--into NEWCODE`).
+//! Restoring a tenant backup over the tenant it was taken of: confirmed, checksums verified
+//! first, the tenant suspended and its pool closed while its data is replaced.
 
 use super::dump::{self, Target};
 use super::manifest::{BackupKind, Manifest, TenantInfo};
 use super::{archive, blocking, files, outcome, BackupError, Backups, Progress};
-use crate::provision::ServerAdmin;
-use crate::registry::{DataServer, NewTenant, PoolSettings, RegistryError, Tenant};
-use crate::tenant::{DatabaseName, Engine, Placement, TenantCode, TenantStatus};
+use crate::registry::{RegistryError, Tenant};
+use crate::tenant::{Engine, TenantCode, TenantStatus};
 use serde::Serialize;
 use serde_json::json;
 use std::path::Path;
@@ -28,6 +27,10 @@ impl Backups {
     /// touched; meanwhile the tenant is suspended and its pool closed, and afterwards it returns to
     /// its former status. Should the restore fail after data was changed, the tenant stays
     /// suspended with the reason, to be restored again.
+    ///
+    /// Only this process's pool is closed: another process serving the same registry sees the
+    /// suspension once its config cache expires, and keeps its SQLite connections on the replaced
+    /// file until they close; suspend the tenant there first, or restart it.
     #[tracing::instrument(skip(self, archive, progress), fields(archive = %archive.display()))]
     pub async fn restore(
         &self,
@@ -58,44 +61,9 @@ impl Backups {
         let manifest = unpack(archive, staging.path()).await?;
         let info = tenant_info(&manifest, code)?;
         check_fits(&tenant, &manifest, info)?;
-
-        if tenant.status == TenantStatus::Active {
-            self.registry
-                .set_status(code, TenantStatus::Suspended, Some(RESTORING))
-                .await?;
-        }
-        self.pools.evict(tenant.id);
-        let mut touched = false;
         let done = self
-            .load_everything(
-                code,
-                &manifest,
-                staging.path(),
-                Target::Replace,
-                &mut touched,
-                progress,
-            )
+            .replace_data(&tenant, &manifest, staging.path(), progress)
             .await;
-        self.pools.evict(tenant.id);
-        match &done {
-            Ok(()) if tenant.status == TenantStatus::Active => {
-                self.registry
-                    .set_status(code, TenantStatus::Active, None)
-                    .await?
-            }
-            Err(e) if touched => {
-                let reason = format!("restore failed, data may be incomplete ({e}); restore again");
-                self.registry
-                    .set_status(code, TenantStatus::Suspended, Some(&reason))
-                    .await?
-            }
-            Err(_) if tenant.status == TenantStatus::Active => {
-                self.registry
-                    .set_status(code, TenantStatus::Active, None)
-                    .await?
-            }
-            _ => {}
-        }
         let (result, error) = outcome(&done);
         let detail = json!({"file": file_name(archive), "from": from(info, &manifest), "into": null,
                             "files": manifest.files.len(), "error": error});
@@ -107,95 +75,54 @@ impl Backups {
         Ok(RestoreReport { tenant, manifest })
     }
 
-    /// Creates tenant `new_code` from `archive` (a backup of tenant `code`): a new database on
-    /// `server` (name or id; default: the server of the backed-up tenant), the dump loaded, the
-    /// files copied, the schema version recorded, then `active`. A shared-placement backup keeps
-    /// its schema name, in the new database. On failure the new tenant is left `failed`.
-    #[tracing::instrument(skip(self, archive, progress), fields(archive = %archive.display()))]
-    pub async fn restore_into(
+    /// Suspends the tenant (if active) and closes its pool, loads the staged data, and sets the
+    /// status after: the former one, or `suspended` with the reason when data may have changed.
+    async fn replace_data(
         &self,
-        code: &TenantCode,
-        archive: &Path,
-        new_code: &TenantCode,
-        server: Option<&str>,
-        actor: &str,
+        tenant: &Tenant,
+        manifest: &Manifest,
+        staging: &Path,
         progress: Progress<'_>,
-    ) -> Result<RestoreReport, BackupError> {
-        let staging = self.store.staging()?;
-        progress("verify archive");
-        let manifest = unpack(archive, staging.path()).await?;
-        let info = tenant_info(&manifest, code)?;
-        let server = self.target_server(server, info).await?;
-        if server.engine != manifest.engine {
-            return Err(BackupError::EngineMismatch {
-                target: format!("server {}", server.name),
-                backup: manifest.engine,
-                actual: server.engine,
-            });
+    ) -> Result<(), BackupError> {
+        let (code, was_active) = (&tenant.code, tenant.status == TenantStatus::Active);
+        if was_active {
+            self.registry
+                .set_status(code, TenantStatus::Suspended, Some(RESTORING))
+                .await?;
         }
-        let admin = ServerAdmin {
-            server: &server,
-            password: self.registry.server_admin_password(server.id).await?,
-        };
-        let database = DatabaseName::for_tenant(new_code);
-        let exists = admin.database_exists(&database).await;
-        if exists.map_err(step("check database"))? {
-            return Err(BackupError::DatabaseExists {
-                database: database.to_string(),
-                server: server.name.clone(),
-            });
-        }
-        let new = new_tenant(
-            new_code,
-            info,
-            &server,
-            &database,
-            admin.password.clone(),
-            archive,
-        )?;
-        let tenant = self.registry.create_tenant(new).await?;
+        self.pools.evict(tenant.id);
         let mut touched = false;
-        let done: Result<(), BackupError> = async {
-            progress("create database");
-            admin
-                .create_database(&database)
-                .await
-                .map_err(step("create database"))?;
-            self.load_everything(
-                new_code,
-                &manifest,
-                staging.path(),
-                Target::Fresh,
+        let done = self
+            .load_everything(
+                code,
+                manifest,
+                staging,
+                Target::Replace,
                 &mut touched,
                 progress,
             )
-            .await?;
-            Ok(self
-                .registry
-                .set_status(new_code, TenantStatus::Active, None)
-                .await?)
+            .await;
+        self.pools.evict(tenant.id);
+        match &done {
+            Err(e) if touched => {
+                let reason = format!("restore failed, data may be incomplete ({e}); restore again");
+                self.registry
+                    .set_status(code, TenantStatus::Suspended, Some(&reason))
+                    .await?
+            }
+            _ if was_active => {
+                self.registry
+                    .set_status(code, TenantStatus::Active, None)
+                    .await?
+            }
+            _ => {}
         }
-        .await;
-        if let Err(e) = &done {
-            let reason = format!("restore failed: {e}");
-            self.registry
-                .set_status(new_code, TenantStatus::Failed, Some(&reason))
-                .await?;
-        }
-        let (result, error) = outcome(&done);
-        let detail = json!({"file": file_name(archive), "from": from(info, &manifest),
-                            "into": new_code, "server": server.name, "error": error});
-        self.registry
-            .audit(actor, "tenant.restore", Some(tenant.id), detail, result)
-            .await?;
-        done?;
-        let tenant = self.registry.tenant(new_code).await?;
-        Ok(RestoreReport { tenant, manifest })
+        done
     }
 
     /// Loads the staged dump and files into tenant `code` and records the schema version.
     /// `touched` turns true once the tenant's data may have changed.
-    async fn load_everything(
+    pub(super) async fn load_everything(
         &self,
         code: &TenantCode,
         manifest: &Manifest,
@@ -227,50 +154,22 @@ impl Backups {
         }
         Ok(())
     }
-
-    async fn target_server(
-        &self,
-        named: Option<&str>,
-        info: &TenantInfo,
-    ) -> Result<DataServer, BackupError> {
-        let found = match named {
-            Some(name) => match uuid::Uuid::parse_str(name) {
-                Ok(id) => self.registry.server(id).await,
-                Err(_) => self.registry.server_by_name(name).await,
-            },
-            None => match self.registry.tenant_by_id(info.id).await {
-                Ok(t) => self.registry.server(t.server_id).await,
-                Err(RegistryError::NotFound(_)) => match self.registry.tenant(&info.code).await {
-                    Ok(t) => self.registry.server(t.server_id).await,
-                    Err(RegistryError::NotFound(_)) => {
-                        return Err(BackupError::Incompatible(format!(
-                            "tenant {} is not in this registry: name the server to restore on",
-                            info.code
-                        )))
-                    }
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(e),
-            },
-        };
-        Ok(found?)
-    }
 }
 
-fn step<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> BackupError {
+pub(super) fn step<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> BackupError {
     move |e| BackupError::Step {
         step,
         message: e.to_string(),
     }
 }
 
-async fn unpack(archive: &Path, staging: &Path) -> Result<Manifest, BackupError> {
+pub(super) async fn unpack(archive: &Path, staging: &Path) -> Result<Manifest, BackupError> {
     let (archive, staging) = (archive.to_owned(), staging.to_owned());
     blocking(move || archive::unpack_verified(&archive, &staging)).await
 }
 
 /// The manifest's tenant, which must be `code`.
-fn tenant_info<'m>(
+pub(super) fn tenant_info<'m>(
     manifest: &'m Manifest,
     code: &TenantCode,
 ) -> Result<&'m TenantInfo, BackupError> {
@@ -315,55 +214,14 @@ fn check_fits(tenant: &Tenant, manifest: &Manifest, info: &TenantInfo) -> Result
     Ok(())
 }
 
-fn new_tenant(
-    code: &TenantCode,
-    info: &TenantInfo,
-    server: &DataServer,
-    database: &DatabaseName,
-    password: Option<secrecy::SecretString>,
-    archive: &Path,
-) -> Result<NewTenant, BackupError> {
-    let schema = match (server.engine, &info.schema) {
-        (Engine::Postgres, Some(s)) => {
-            Some(DatabaseName::parse(s).map_err(|e| BackupError::Incompatible(e.to_string()))?)
-        }
-        _ => None,
-    };
-    Ok(NewTenant {
-        code: code.clone(),
-        name: info.name.clone(),
-        subdomain: None,
-        domains: Vec::new(),
-        placement: if schema.is_some() {
-            Placement::Shared
-        } else {
-            Placement::Dedicated
-        },
-        server_id: server.id,
-        database: Some(database.clone()),
-        schema,
-        username: server.admin_username.clone(),
-        password,
-        status: TenantStatus::Provisioning,
-        region: None,
-        pool: PoolSettings::default(),
-        plan: "standard".into(),
-        notes: Some(format!(
-            "restored from {} of {}",
-            file_name(archive),
-            info.code
-        )),
-    })
-}
-
-fn file_name(archive: &Path) -> String {
+pub(super) fn file_name(archive: &Path) -> String {
     archive
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 
-fn from(info: &TenantInfo, manifest: &Manifest) -> serde_json::Value {
+pub(super) fn from(info: &TenantInfo, manifest: &Manifest) -> serde_json::Value {
     json!({"code": info.code, "tenantId": info.id, "createdAt": manifest.created_at,
            "schemaVersion": info.schema_version})
 }
