@@ -204,19 +204,40 @@ async fn postgres_dedicated_tenant_round_trips_through_backup_destroy_and_restor
     round_trip(&t, "ACME").await;
 }
 
-#[tokio::test]
-async fn postgres_shared_schema_tenant_round_trips_through_backup_destroy_and_restore() {
-    let t = TestApp::spawn().await;
+/// Provisions `codes` as shared-placement tenants (schema = lower-case code) in one new database.
+pub async fn shared_tenants(t: &TestApp, codes: &[&str]) {
     let server = t.server(On::Pg(0)).await;
     let shared = DatabaseName::parse(&unique_name("shared")).unwrap();
-    for c in ["ACME", "NEIGHBOUR"] {
+    for c in codes {
         let mut new = TestApp::new_tenant(c, &server);
         new.placement = Placement::Shared;
         new.database = Some(shared.clone());
         new.schema = Some(DatabaseName::parse(&c.to_ascii_lowercase()).unwrap());
         t.provision(new).await;
     }
+}
+
+#[tokio::test]
+async fn postgres_shared_schema_tenant_round_trips_through_backup_destroy_and_restore() {
+    let t = TestApp::spawn().await;
+    shared_tenants(&t, &["ACME", "NEIGHBOUR"]).await;
     round_trip(&t, "ACME").await;
+}
+
+#[tokio::test]
+async fn restoring_a_shared_schema_tenant_leaves_its_neighbour_alone() {
+    let t = TestApp::spawn().await;
+    shared_tenants(&t, &["ACME", "NEIGHBOUR"]).await;
+    seed_rows_and_files(&t, "NEIGHBOUR").await;
+    let report = backup(&t, "ACME").await;
+    let token = t.login("NEIGHBOUR").await;
+    t.seed(&token, "after the backup").await;
+    let neighbour = state(&t, "NEIGHBOUR").await;
+    backups(&t)
+        .restore(&code("ACME"), &report.path, true, "test", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(state(&t, "NEIGHBOUR").await, neighbour);
 }
 
 #[tokio::test]

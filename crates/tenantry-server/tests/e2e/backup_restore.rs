@@ -79,6 +79,32 @@ async fn restore_into_a_new_code_gives_a_second_tenant_with_the_same_rows_files_
 }
 
 #[tokio::test]
+async fn restore_into_from_a_shared_schema_backup_keeps_the_schema_in_a_new_database() {
+    let t = TestApp::spawn().await;
+    crate::backup::shared_tenants(&t, &["ACME"]).await;
+    seed_rows_and_files(&t, "ACME").await;
+    let report = backup(&t, "ACME").await;
+    let acme = t.registry().tenant(&code("ACME")).await.unwrap();
+
+    let newco = backups(&t)
+        .restore_into(
+            &code("ACME"),
+            &report.path,
+            &code("NEWCO"),
+            Some("pg0"),
+            "test",
+            &|_| {},
+        )
+        .await
+        .unwrap()
+        .tenant;
+    assert_eq!(newco.placement, tenantry::tenant::Placement::Shared);
+    assert_eq!(newco.schema.as_deref(), Some("acme"));
+    assert_ne!(newco.database, acme.database);
+    assert_eq!(state(&t, "NEWCO").await, state(&t, "ACME").await);
+}
+
+#[tokio::test]
 async fn a_tampered_archive_is_refused_and_nothing_changes() {
     let t = TestApp::spawn().await;
     t.tenant("ACME", On::Sqlite).await;
