@@ -10,8 +10,10 @@ use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Duration;
 use tenantry::backup::registry_backup;
-use tenantry::backup::{BackupError, BackupReport, Backups, FleetBackupOptions, FleetResult};
-use tenantry::tenant::TenantCode;
+use tenantry::backup::{
+    BackupError, BackupReport, Backups, FleetBackupOptions, FleetResult, NewTenantFrom,
+};
+use tenantry::tenant::{DatabaseName, TenantCode};
 
 const ACTOR: &str = "cli";
 
@@ -59,6 +61,9 @@ pub struct RestoreArgs {
     /// With --into: the data server (name or id). Default: the backed-up tenant's server.
     #[arg(long, requires = "into")]
     server: Option<String>,
+    /// With --into: the new database's name (must not exist). Default: tenant_{newcode}.
+    #[arg(long, requires = "into")]
+    database: Option<DatabaseName>,
     /// Confirm that restoring over CODE replaces its database and files.
     #[arg(long)]
     confirm: bool,
@@ -266,9 +271,13 @@ async fn restore(backups: &Backups, args: RestoreArgs) -> anyhow::Result<()> {
     let progress = |stage| bar.set_message(stage);
     let done = match &args.into {
         Some(new_code) => {
-            let server = args.server.as_deref();
+            let into = NewTenantFrom {
+                code: new_code.clone(),
+                server: args.server.clone(),
+                database: args.database.clone(),
+            };
             backups
-                .restore_into(code, &args.file, new_code, server, ACTOR, &progress)
+                .restore_into(code, &args.file, &into, ACTOR, &progress)
                 .await
         }
         None => {

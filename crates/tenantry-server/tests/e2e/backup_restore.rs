@@ -5,7 +5,8 @@ use crate::common::{secret, On, TestApp};
 use reqwest::{Method, StatusCode};
 use std::io::Read;
 use std::path::Path;
-use tenantry::backup::BackupError;
+use tenantry::backup::{BackupError, NewTenantFrom};
+use tenantry::tenant::DatabaseName;
 use tenantry::tenant::TenantStatus;
 use tenantry_testkit::unique_name;
 
@@ -32,6 +33,15 @@ fn tamper(src: &Path, dest: &Path, part: &str) {
     assert!(flipped, "{part} is in the archive");
 }
 
+/// NEWCO on `server`, in a database of its own (the PostgreSQL server is shared by every test).
+fn into(server: Option<&str>) -> NewTenantFrom {
+    NewTenantFrom {
+        code: code("NEWCO"),
+        server: server.map(str::to_owned),
+        database: Some(DatabaseName::parse(&unique_name("newco")).unwrap()),
+    }
+}
+
 #[tokio::test]
 async fn restore_into_a_new_code_gives_a_second_tenant_with_the_same_rows_files_and_own_login() {
     let t = TestApp::spawn().await;
@@ -40,14 +50,7 @@ async fn restore_into_a_new_code_gives_a_second_tenant_with_the_same_rows_files_
     let report = backup(&t, "ACME").await;
 
     let restored = backups(&t)
-        .restore_into(
-            &code("ACME"),
-            &report.path,
-            &code("NEWCO"),
-            None,
-            "test",
-            &|_| {},
-        )
+        .restore_into(&code("ACME"), &report.path, &into(None), "test", &|_| {})
         .await
         .unwrap();
     let newco = restored.tenant;
@@ -90,8 +93,7 @@ async fn restore_into_from_a_shared_schema_backup_keeps_the_schema_in_a_new_data
         .restore_into(
             &code("ACME"),
             &report.path,
-            &code("NEWCO"),
-            Some("pg0"),
+            &into(Some("pg0")),
             "test",
             &|_| {},
         )
@@ -102,6 +104,28 @@ async fn restore_into_from_a_shared_schema_backup_keeps_the_schema_in_a_new_data
     assert_eq!(newco.schema.as_deref(), Some("acme"));
     assert_ne!(newco.database, acme.database);
     assert_eq!(state(&t, "NEWCO").await, state(&t, "ACME").await);
+}
+
+#[tokio::test]
+async fn restore_into_never_adopts_an_existing_database() {
+    let t = TestApp::spawn().await;
+    t.tenant("ACME", On::Pg(0)).await;
+    let report = backup(&t, "ACME").await;
+    let target = into(None);
+    let db = target.database.clone().unwrap();
+    tenantry_testkit::shared_pg(0)
+        .psql("postgres", &format!("CREATE DATABASE {db}"))
+        .unwrap();
+
+    let err = backups(&t)
+        .restore_into(&code("ACME"), &report.path, &target, "test", &|_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackupError::DatabaseExists { .. }), "{err}");
+    assert!(
+        t.registry().tenant(&code("NEWCO")).await.is_err(),
+        "no tenant was created"
+    );
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ pub use create::BackupReport;
 pub use fleet::{FleetBackupOptions, FleetResult};
 pub use manifest::{BackupKind, BackupSummary, DumpFormat, Manifest, Part, TenantInfo};
 pub use restore::RestoreReport;
+pub use restore_into::NewTenantFrom;
 pub use store::{BackupStore, ARCHIVE_SUFFIX};
 
 use crate::pools::PoolManager;

@@ -11,9 +11,30 @@ use crate::tenant::{DatabaseName, Engine, Placement, TenantCode, TenantStatus};
 use serde_json::json;
 use std::path::Path;
 
+/// The new tenant of [`Backups::restore_into`].
+#[derive(Debug, Clone)]
+pub struct NewTenantFrom {
+    pub code: TenantCode,
+    /// Data server name or id. Default: the server of the backed-up tenant.
+    pub server: Option<String>,
+    /// Default: `tenant_{code}`. Must not exist yet.
+    pub database: Option<DatabaseName>,
+}
+
+impl NewTenantFrom {
+    /// The new tenant `code`, on the backed-up tenant's server, in database `tenant_{code}`.
+    pub fn code(code: TenantCode) -> Self {
+        Self {
+            code,
+            server: None,
+            database: None,
+        }
+    }
+}
+
 impl Backups {
-    /// Creates tenant `new_code` from `archive` (a backup of tenant `code`): a new database on
-    /// `server` (name or id; default: the server of the backed-up tenant), the dump loaded, the
+    /// Creates tenant `into.code` from `archive` (a backup of tenant `code`): a new database on
+    /// `into.server` (default: the server of the backed-up tenant), the dump loaded, the
     /// files copied, the schema version recorded, then `active`. A shared-placement backup keeps
     /// its schema name, in the new database. On failure the new tenant is left `failed`.
     #[tracing::instrument(skip(self, archive, progress), fields(archive = %archive.display()))]
@@ -21,8 +42,7 @@ impl Backups {
         &self,
         code: &TenantCode,
         archive: &Path,
-        new_code: &TenantCode,
-        server: Option<&str>,
+        into: &NewTenantFrom,
         actor: &str,
         progress: Progress<'_>,
     ) -> Result<RestoreReport, BackupError> {
@@ -30,7 +50,8 @@ impl Backups {
         progress("verify archive");
         let manifest = unpack(archive, staging.path()).await?;
         let info = tenant_info(&manifest, code)?;
-        let server = self.target_server(server, info).await?;
+        let new_code = &into.code;
+        let server = self.target_server(into.server.as_deref(), info).await?;
         if server.engine != manifest.engine {
             return Err(BackupError::EngineMismatch {
                 target: format!("server {}", server.name),
@@ -42,7 +63,8 @@ impl Backups {
             server: &server,
             password: self.registry.server_admin_password(server.id).await?,
         };
-        let database = DatabaseName::for_tenant(new_code);
+        let database =
+            (into.database.clone()).unwrap_or_else(|| DatabaseName::for_tenant(new_code));
         let exists = admin.database_exists(&database).await;
         if exists.map_err(step("check database"))? {
             return Err(BackupError::DatabaseExists {
