@@ -20,6 +20,8 @@
 //! - [`onboard`]: pre-flight checks (DNS … schema version) of a customer-hosted tenant database.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
 //! - [`db`]: typed tenant connections (each engine's own driver) and engine-neutral statements.
+//! - [`backup`]: per-tenant backups (database dump + files + manifest in one archive) and restores,
+//!   fleet backups, and backups of the registry itself.
 //! - [`storage`]: per-tenant file storage under `{root}/{tenant id}`, traversal-proof, atomic writes.
 //!
 //! Operation flow: a front end calls a `platform` method with an `Actor`; the platform uses
@@ -30,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod backup;
 pub mod db;
 pub mod fleet;
 pub mod health;

@@ -102,6 +102,11 @@ impl Storage {
         }
     }
 
+    /// The directory holding every tenant's directory.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     pub fn max_file_bytes(&self) -> u64 {
         self.max_file_bytes
     }

@@ -1,6 +1,7 @@
 //! The operator CLI (`tenantry`): each command parses its arguments, calls one platform operation
 //! as the CLI actor (`cli:$USER`), and prints the answer (a table, or `--json`).
 
+mod backup;
 #[cfg(feature = "bench")]
 mod bench;
 mod exit;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Master-key operations.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Backups: `backup`, `restore`, `backups list`, `registry backup|restore`.
+    #[command(flatten)]
+    Backup(backup::BackupCommand),
     /// The audit log, newest first.
     Audit(server::AuditArgs),
 }
@@ -102,6 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Owner(cmd) => owner::run(&open(&config).await?, cmd).await,
         Command::Keys(cmd) => keys::run(&config, cmd).await,
         Command::Audit(args) => server::audit(&open(&config).await?, args).await,
+        Command::Backup(cmd) => backup::run(&config, cmd).await,
         #[cfg(feature = "bench")]
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Migrate(args) => migrate::run(&open(&config).await?, args).await,

@@ -1,6 +1,7 @@
 //! HTTP surfaces: health, tenant data plane, admin plane, owner dashboard.
 
 mod admin;
+mod admin_backup;
 mod admin_fleet;
 mod admin_onboard;
 mod admin_provision;
@@ -35,6 +36,7 @@ pub fn router(app: App) -> Router {
         .route("/api/health/tenants", get(health::tenants))
         .route("/api/admin/login", post(admin::login))
         .merge(admin_tenants::routes())
+        .merge(admin_backup::routes())
         .merge(admin_onboard::routes())
         .merge(admin_provision::routes())
         .merge(admin_servers::routes())

@@ -2,6 +2,10 @@
 
 mod actors;
 mod admin;
+mod backup;
+mod backup_cli;
+mod backup_http;
+mod backup_restore;
 mod budget;
 mod cli;
 mod common;
