@@ -3,29 +3,12 @@
 use crate::common::{On, TestApp};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tenantry::fleet::{self, FleetOptions, Outcome};
-use tenantry::provision::ServerAdmin;
 use tenantry::registry::Tenant;
-use tenantry::tenant::{Engine, TenantStatus};
+use tenantry::tenant::Engine;
 
 /// The binary's newest tenant schema version (every tenant here is SQLite).
 fn latest() -> i64 {
     tenantry::migrate::latest_version(Engine::Sqlite)
-}
-
-/// Registers an active tenant whose (empty) database exists but was never migrated.
-async fn unmigrated(t: &TestApp, code: &str, on: On) -> Tenant {
-    let server = t.server(on).await;
-    let mut new = TestApp::new_tenant(code, &server);
-    new.status = TenantStatus::Active;
-    let db = new.database.clone().unwrap();
-    ServerAdmin {
-        server: &server,
-        password: None,
-    }
-    .create_database(&db)
-    .await
-    .unwrap();
-    t.registry().create_tenant(new).await.unwrap()
 }
 
 async fn sqlite_exec(t: &TestApp, tenant: &Tenant, sql: &str) {
@@ -44,13 +27,13 @@ async fn fleet_of_fifty_with_one_broken_tenant_migrates_the_rest_and_a_rerun_res
     let t = TestApp::spawn().await;
     let mut tenants = Vec::new();
     for i in 0..44 {
-        tenants.push(unmigrated(&t, &format!("S{i:02}"), On::Sqlite).await);
+        tenants.push(t.unmigrated_tenant(&format!("S{i:02}"), On::Sqlite).await);
     }
     for i in 0..4 {
-        tenants.push(unmigrated(&t, &format!("P{i}"), On::Pg(i % 2)).await);
+        tenants.push(t.unmigrated_tenant(&format!("P{i}"), On::Pg(i % 2)).await);
     }
-    tenants.push(unmigrated(&t, "M0", On::MariaDb).await);
-    let broken = unmigrated(&t, "BROKEN", On::Sqlite).await;
+    tenants.push(t.unmigrated_tenant("M0", On::MariaDb).await);
+    let broken = t.unmigrated_tenant("BROKEN", On::Sqlite).await;
     // A table in the way: the first migration cannot create `users`.
     sqlite_exec(&t, &broken, "CREATE TABLE users (x INTEGER)").await;
 
@@ -159,8 +142,8 @@ async fn changed_checksum_of_an_applied_migration_is_refused_when_verified() {
 #[tokio::test]
 async fn dry_run_changes_nothing_and_only_limits_the_fleet() {
     let t = TestApp::spawn().await;
-    unmigrated(&t, "AAA", On::Sqlite).await;
-    unmigrated(&t, "BBB", On::Sqlite).await;
+    t.unmigrated_tenant("AAA", On::Sqlite).await;
+    t.unmigrated_tenant("BBB", On::Sqlite).await;
     let dry = FleetOptions {
         dry_run: true,
         ..FleetOptions::default()

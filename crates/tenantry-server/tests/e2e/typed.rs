@@ -15,7 +15,7 @@ use tenantry::migrate;
 use tenantry::provision::ServerAdmin;
 use tenantry::registry::PoolSettings;
 use tenantry::router::{ApiError, TenantPg};
-use tenantry::tenant::{Engine, Placement, TenantStatus};
+use tenantry::tenant::{Engine, Placement};
 use tenantry_testkit::unique_name;
 
 #[tokio::test]
@@ -90,18 +90,7 @@ async fn a_mariadb_tenant_stores_datetime_and_the_api_shows_utc_rfc3339() {
 
 /// A database at tenant schema v1 (text timestamps) holding one customer created at `at`.
 async fn v1_database(t: &TestApp, code: &str, on: On, at: &str) -> tenantry::registry::Tenant {
-    let server = t.server(on).await;
-    let mut new = TestApp::new_tenant(code, &server);
-    new.status = TenantStatus::Active;
-    let db = new.database.clone().unwrap();
-    ServerAdmin {
-        server: &server,
-        password: None,
-    }
-    .create_database(&db)
-    .await
-    .unwrap();
-    let tenant = t.registry().create_tenant(new).await.unwrap();
+    let tenant = t.unmigrated_tenant(code, on).await;
     let config = t
         .registry()
         .tenant_config(&tenant.code)
