@@ -55,6 +55,8 @@ impl Drop for Permits {
 
 /// How often a waiter looks again for idle connections to reclaim.
 const RECLAIM_POLL: Duration = Duration::from_millis(20);
+/// How long a waiter that reclaimed a connection waits for its permit before looking again.
+const RECLAIM_WAIT: Duration = Duration::from_millis(500);
 
 /// One permit of `sem`: at once, after reclaiming an idle connection, or by waiting in line.
 async fn acquire(
@@ -66,13 +68,18 @@ async fn acquire(
         if let Ok(permit) = sem.clone().try_acquire_owned() {
             return Some(permit);
         }
-        // A reclaimed connection's permit goes to the first waiter in line (maybe us).
-        if reclaim() {
-            continue;
-        }
         let now = Instant::now();
         if now >= deadline {
             return None;
+        }
+        // A reclaimed connection gives its permit back once it is closed; it goes to the first
+        // waiter in line (maybe us). Wait in line for it rather than reclaiming more.
+        if reclaim() {
+            let wait = (deadline - now).min(RECLAIM_WAIT);
+            if let Ok(Ok(permit)) = tokio::time::timeout(wait, sem.clone().acquire_owned()).await {
+                return Some(permit);
+            }
+            continue;
         }
         let wait = (deadline - now).min(RECLAIM_POLL);
         if let Ok(Ok(permit)) = tokio::time::timeout(wait, sem.clone().acquire_owned()).await {

@@ -34,19 +34,17 @@ impl TenantConnection {
     }
 
     fn conn(&self) -> &EngineConnection {
-        &self
-            .obj
+        self.obj
             .as_ref()
             .expect("connection present until drop")
-            .conn
+            .conn()
     }
 
     fn conn_mut(&mut self) -> &mut EngineConnection {
-        &mut self
-            .obj
+        self.obj
             .as_mut()
             .expect("connection present until drop")
-            .conn
+            .conn_mut()
     }
 
     /// The engine behind this connection (for per-engine SQL).

@@ -10,11 +10,52 @@ use std::sync::Weak;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// An open pooled connection and its share of the budget (freed when the connection is dropped).
+/// An open pooled connection and its share of the budget.
+///
+/// Dropping it closes the connection **gracefully** in the background and frees its budget permits
+/// only once the server has been told and given a moment to end its session, so connections the
+/// server still counts never exceed the budget (a dropped socket alone leaves the server's backend
+/// alive for a while).
 #[derive(Debug)]
 pub struct PooledConnection {
-    pub(crate) conn: EngineConnection,
-    pub(crate) _permits: Permits,
+    conn: Option<EngineConnection>,
+    permits: Option<Permits>,
+}
+
+/// Time a server gets to end a session after its client said goodbye, before the connection's
+/// budget permits are handed to a new connection.
+const CLOSE_GRACE: Duration = Duration::from_millis(20);
+/// Longest a graceful close may take before the socket is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl PooledConnection {
+    pub(crate) fn conn(&self) -> &EngineConnection {
+        self.conn.as_ref().expect("present until drop")
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut EngineConnection {
+        self.conn.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        let (Some(conn), permits) = (self.conn.take(), self.permits.take()) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // the runtime is gone (process exit): the sockets close with it
+        };
+        let grace = match conn.engine() {
+            crate::tenant::Engine::Sqlite => Duration::ZERO,
+            _ => CLOSE_GRACE,
+        };
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
+            tokio::time::sleep(grace).await;
+            drop(permits);
+        });
+    }
 }
 
 pub(crate) struct TenantManager {
@@ -65,8 +106,8 @@ impl deadpool::managed::Manager for TenantManager {
                 source,
             })?;
         Ok(PooledConnection {
-            conn,
-            _permits: permits,
+            conn: Some(conn),
+            permits: Some(permits),
         })
     }
 
@@ -78,7 +119,7 @@ impl deadpool::managed::Manager for TenantManager {
         // A connection in steady use is handed out as is (no round trip on the hot path); one that
         // sat idle may have been cut by the server or a firewall, so it is checked first.
         if metrics.last_used() >= self.ping_after_idle {
-            if let Err(e) = obj.conn.ping().await {
+            if let Err(e) = obj.conn_mut().ping().await {
                 return Err(RecycleError::message(format!("stale connection: {e}")));
             }
         }
