@@ -243,28 +243,7 @@ impl Platform {
         if req.placement != Placement::External {
             self.check_not_on_server(&server, &database, schema).await?;
         }
-        let username = req.username.or_else(|| {
-            (req.placement != Placement::External)
-                .then(|| server.admin_username.clone())
-                .flatten()
-        });
-        let new = NewTenant {
-            code: req.code,
-            name: req.name,
-            subdomain: req.subdomain,
-            domains: req.domains,
-            placement: req.placement,
-            server_id: server.id,
-            database: Some(database),
-            schema: req.schema,
-            username,
-            password: req.password,
-            status: TenantStatus::Provisioning,
-            region: req.region,
-            pool: req.pool,
-            plan: req.plan,
-            notes: req.notes,
-        };
+        let new = new_tenant(req, &server, database);
         let code = self.provisioner(false).register(new).await;
         let code = code.map_err(super::provisioning_jobs::provision_error)?;
         let step = Some("registry row");
@@ -326,6 +305,32 @@ impl Platform {
         };
         check_schema(req, server.engine)?;
         Ok(server)
+    }
+}
+
+/// The registry row of an admitted request (the server's login unless one is given, for ours).
+fn new_tenant(req: ProvisionRequest, server: &DataServer, database: DatabaseName) -> NewTenant {
+    let username = req.username.or_else(|| {
+        (req.placement != Placement::External)
+            .then(|| server.admin_username.clone())
+            .flatten()
+    });
+    NewTenant {
+        code: req.code,
+        name: req.name,
+        subdomain: req.subdomain,
+        domains: req.domains,
+        placement: req.placement,
+        server_id: server.id,
+        database: Some(database),
+        schema: req.schema,
+        username,
+        password: req.password,
+        status: TenantStatus::Provisioning,
+        region: req.region,
+        pool: req.pool,
+        plan: req.plan,
+        notes: req.notes,
     }
 }
 

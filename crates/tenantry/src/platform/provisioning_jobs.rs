@@ -7,7 +7,7 @@ use crate::jobs::{Job, JobKind, JobTenant};
 use crate::provision::{ProvisionError, Provisioner, ADMIN_USER_STEP};
 use crate::registry::{Tenant, TenantFilter};
 use crate::secrets::expose;
-use crate::tenant::TenantStatus;
+use crate::tenant::{Placement, TenantStatus};
 use futures::FutureExt;
 use secrecy::SecretString;
 use serde_json::json;
@@ -178,7 +178,8 @@ impl Platform {
                 action,
                 kind: JobKind::Resume,
                 admin_password: None,
-                migrate_external: false,
+                // A customer's database we may migrate said so at its migrate step, done by now.
+                migrate_external: tenant.placement == Placement::External && tenant.schema_managed,
                 separate_db_user: false,
                 detail,
             };
