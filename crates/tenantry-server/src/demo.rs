@@ -143,7 +143,9 @@ async fn seed_tenant(
         Ok(_) => {
             let r = TenantRef::Code(code.clone());
             platform
-                .retry(&Actor::System, &r, password(), true, &|_| {})
+                .retry(&Actor::System, &r, password(), true)
+                .await?
+                .wait(|_| {})
                 .await?;
         }
         Err(_) => {
@@ -154,16 +156,18 @@ async fn seed_tenant(
             } else {
                 Placement::External
             };
+            let database = DatabaseName::for_tenant(&code, uuid::Uuid::new_v4());
             if placement == Placement::External {
                 // Stands in for the customer's own database, which they would have created.
                 ServerAdmin {
                     server: &server,
                     password: None,
                 }
-                .create_database(&DatabaseName::for_tenant(&code))
+                .create_database(&database)
                 .await?;
             }
             let mut req = ProvisionRequest::new(code.clone(), name, placement);
+            req.database = Some(database);
             req.subdomain = Some(Subdomain::parse(code.as_str())?);
             req.server = Some(ServerRef::Id(server.id));
             req.admin_password = password();
@@ -175,7 +179,11 @@ async fn seed_tenant(
             }
             .into();
             req.notes = Some("demo tenant".into());
-            platform.provision(&Actor::System, req, &|_| {}).await?;
+            platform
+                .provision(&Actor::System, req)
+                .await?
+                .wait(|_| {})
+                .await?;
         }
     }
     seed_business_data(app, &code, city, customers).await

@@ -38,6 +38,7 @@ impl App {
             Storage::new(config.data_dir.join("files"), config.max_file_bytes),
             PlatformSettings {
                 separate_db_users: config.separate_db_users,
+                data_dir: config.data_dir.clone(),
             },
         );
         Ok(Self::new(platform, base_domain))

@@ -13,6 +13,8 @@
 //! - [`auth`]: argon2 passwords and tenant-bound JWTs.
 //! - [`migrate`]: embedded per-engine tenant migrations; [`fleet`]: migrating every tenant, drift.
 //! - [`health`]: probes of tenant databases on short-lived connections (pools untouched).
+//! - [`jobs`]: background jobs (provisioning, fleet migrations) that outlive their request: steps,
+//!   progress, outcome; a board of recent jobs owned by the platform.
 //! - [`platform`]: the facade: every operation (provision, suspend, delete, set password, servers,
 //!   owners, keys, fleet, stats) once, with a typed actor, audited inside; front ends call only it.
 //! - [`mssql`]: SQL Server building blocks (tiberius): connect, server admin, T-SQL migrations,
@@ -36,6 +38,7 @@ pub mod backup;
 pub mod db;
 pub mod fleet;
 pub mod health;
+pub mod jobs;
 pub mod migrate;
 pub mod mssql;
 pub mod onboard;

@@ -3,6 +3,8 @@
 //! Every identifier that is ever spliced into DDL (database, schema and user names) is one of these
 //! types, so it has been checked once, at the edge, against a strict character set.
 
+mod names;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -152,7 +154,8 @@ impl HostName {
 string_newtype!(HostName);
 
 /// A database, schema or user name that is safe to splice into DDL: `^[a-z_][a-z0-9_]{0,62}$`.
-/// For SQLite tenants it names a file inside the server's directory (`{name}.db`).
+/// For SQLite tenants it names a file inside the server's directory (`{name}.db`). Generated names
+/// ([`DatabaseName::for_tenant`], [`DatabaseName::user_for`]) are injective: see `tenant/names.rs`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DatabaseName(String);
 
@@ -174,14 +177,6 @@ impl DatabaseName {
                 format!("{raw:?} is not a database name (1-63 of a-z, 0-9, '_', not starting with a digit)"),
             ))
         }
-    }
-
-    /// The conventional database name of a tenant: `tenant_` + its code in lower case.
-    pub fn for_tenant(code: &TenantCode) -> Self {
-        Self(format!(
-            "tenant_{}",
-            code.as_str().to_ascii_lowercase().replace('-', "_")
-        ))
     }
 }
 string_newtype!(DatabaseName);
@@ -354,11 +349,6 @@ mod tests {
         for bad in ["", "1abc", "Acme", "a-b", "a;drop", "a\"b", &"a".repeat(64)] {
             assert!(DatabaseName::parse(bad).is_err(), "{bad:?} accepted");
         }
-        let code = TenantCode::parse("GLOBAL-SEC").unwrap();
-        assert_eq!(
-            DatabaseName::for_tenant(&code).as_str(),
-            "tenant_global_sec"
-        );
     }
 
     #[test]

@@ -89,7 +89,7 @@ async fn create_fleet(registry: &Registry, server: &DataServer, n: usize) -> any
     let bar = progress_bar(n, "setup");
     for i in 0..n {
         let code = TenantCode::parse(&format!("FLEET{i:04}"))?;
-        let database = DatabaseName::for_tenant(&code);
+        let database = DatabaseName::for_tenant(&code, uuid::Uuid::new_v4());
         admin
             .create_database(&database)
             .await

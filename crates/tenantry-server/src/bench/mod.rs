@@ -108,7 +108,10 @@ async fn scratch_platform(scratch: &ScratchDir, pools: PoolManager) -> anyhow::R
         pools,
         signer,
         storage,
-        PlatformSettings::default(),
+        PlatformSettings {
+            data_dir: scratch.path().to_owned(),
+            ..PlatformSettings::default()
+        },
     ))
 }
 

@@ -40,7 +40,10 @@ pub async fn measure(server: &BenchServer, tenants: usize) -> anyhow::Result<Eng
     for i in 0..tenants {
         let req = request(i, &data_server)?;
         let t = Instant::now();
-        let outcome = platform.provision(&Actor::System, req, &|_| {}).await;
+        let outcome = match platform.provision(&Actor::System, req).await {
+            Ok(started) => started.wait(|_| {}).await,
+            Err(e) => Err(e),
+        };
         latencies.push(t.elapsed());
         if let Err(e) = outcome {
             bar.abandon();

@@ -1,6 +1,6 @@
 //! `tenantry backup CODE|--all`, `tenantry restore CODE FILE [--into NEWCODE]`,
-//! `tenantry backups list CODE` and `tenantry registry backup|restore`: thin adapters over
-//! `tenantry::backup`.
+//! `tenantry backups list CODE` and `tenantry registry backup|restore`: thin adapters over the
+//! platform's backup operations, as the CLI actor (`cli:$USER`).
 
 use super::table;
 use crate::config::Config;
@@ -10,12 +10,9 @@ use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Duration;
 use tenantry::backup::registry_backup;
-use tenantry::backup::{
-    BackupError, BackupReport, Backups, FleetBackupOptions, FleetResult, NewTenantFrom,
-};
+use tenantry::backup::{BackupError, BackupReport, FleetBackupOptions, NewTenantFrom};
+use tenantry::platform::{Actor, FleetBackupResult, Platform, PlatformError, TenantRef};
 use tenantry::tenant::{DatabaseName, TenantCode};
-
-const ACTOR: &str = "cli";
 
 #[derive(Subcommand)]
 pub enum BackupCommand {
@@ -100,11 +97,12 @@ pub enum RegistryCommand {
 }
 
 pub async fn run(config: &Config, cmd: BackupCommand) -> anyhow::Result<()> {
+    let actor = Actor::cli_from_env();
     if let BackupCommand::Registry(RegistryCommand::Restore { file, confirm }) = &cmd {
         // The registry stays closed here: it is about to be replaced.
         let secrets = startup::load_master_key(config)?;
         let url = config.registry_url();
-        let m = registry_backup::restore_registry(&url, file, &secrets, *confirm, ACTOR).await?;
+        let m = Platform::restore_registry(&actor, &url, file, &secrets, *confirm).await?;
         println!(
             "registry restored from {} (taken {})",
             file.display(),
@@ -113,28 +111,21 @@ pub async fn run(config: &Config, cmd: BackupCommand) -> anyhow::Result<()> {
         return Ok(());
     }
     let app = App::open(config, startup::load_master_key(config)?).await?;
-    let backups = Backups::new(
-        app.registry().clone(),
-        app.pools().clone(),
-        app.storage().clone(),
-        &config.data_dir,
-    );
+    let platform = app.platform();
     match cmd {
-        BackupCommand::Backup(args) if args.all => backup_all(&backups, args).await,
-        BackupCommand::Backup(args) => backup_one(&backups, args).await,
-        BackupCommand::Restore(args) => restore(&backups, args).await,
+        BackupCommand::Backup(args) if args.all => backup_all(platform, &actor, args).await,
+        BackupCommand::Backup(args) => backup_one(platform, &actor, args).await,
+        BackupCommand::Restore(args) => restore(platform, &actor, args).await,
         BackupCommand::Backups(BackupsCommand::List { code, json }) => {
-            list(&backups, &code, json).await
+            list(platform, &code, json).await
         }
         BackupCommand::Registry(RegistryCommand::Backup { out, json }) => {
             let out = out.unwrap_or_else(|| {
-                backups
-                    .store()
-                    .registry_dir()
+                (platform.backup_store().registry_dir())
                     .join(registry_backup::registry_archive_name())
             });
             let url = config.registry_url();
-            let r = registry_backup::backup_registry(app.registry(), &url, &out, ACTOR).await?;
+            let r = platform.backup_registry(&actor, &url, &out).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
@@ -162,11 +153,12 @@ fn spinner(what: String) -> ProgressBar {
     bar
 }
 
-async fn backup_one(backups: &Backups, args: BackupArgs) -> anyhow::Result<()> {
+async fn backup_one(platform: &Platform, actor: &Actor, args: BackupArgs) -> anyhow::Result<()> {
     let code = args.code.expect("clap requires CODE without --all");
     let bar = spinner(format!("backing up {code}"));
-    let done = backups
-        .backup(&code, args.out.as_deref(), ACTOR, &|stage| {
+    let r = TenantRef::Code(code.clone());
+    let done = platform
+        .backup(actor, &r, args.out.as_deref(), &|stage| {
             bar.set_message(stage)
         })
         .await;
@@ -197,13 +189,13 @@ fn describe(r: &BackupReport) -> String {
 }
 
 /// Exit code 1 when any tenant failed; the others are backed up all the same.
-async fn backup_all(backups: &Backups, args: BackupArgs) -> anyhow::Result<()> {
+async fn backup_all(platform: &Platform, actor: &Actor, args: BackupArgs) -> anyhow::Result<()> {
     let options = FleetBackupOptions {
         concurrency: args.concurrency,
         out_dir: args.out,
         only: Vec::new(),
     };
-    let total = backups.fleet(&[]).await?.len();
+    let total = platform.backup_fleet(&[]).await?.len();
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -212,8 +204,8 @@ async fn backup_all(backups: &Backups, args: BackupArgs) -> anyhow::Result<()> {
         .expect("static template")
         .progress_chars("=> "),
     );
-    let results = backups
-        .backup_all(&options, ACTOR, |code, done| {
+    let results = platform
+        .backup_all(actor, &options, |code, done| {
             bar.inc(1);
             bar.set_message(code.to_string());
             if bar.is_hidden() {
@@ -237,7 +229,7 @@ async fn backup_all(backups: &Backups, args: BackupArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_fleet(results: &[FleetResult], json: bool) -> anyhow::Result<()> {
+fn print_fleet(results: &[FleetBackupResult], json: bool) -> anyhow::Result<()> {
     if json {
         let out: Vec<_> = results
             .iter()
@@ -265,7 +257,7 @@ fn print_fleet(results: &[FleetResult], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn restore(backups: &Backups, args: RestoreArgs) -> anyhow::Result<()> {
+async fn restore(platform: &Platform, actor: &Actor, args: RestoreArgs) -> anyhow::Result<()> {
     let code = &args.code;
     let bar = spinner(format!("restoring {code}"));
     let progress = |stage| bar.set_message(stage);
@@ -276,13 +268,14 @@ async fn restore(backups: &Backups, args: RestoreArgs) -> anyhow::Result<()> {
                 server: args.server.clone(),
                 database: args.database.clone(),
             };
-            backups
-                .restore_into(code, &args.file, &into, ACTOR, &progress)
+            platform
+                .restore_into(actor, code, &args.file, &into, &progress)
                 .await
         }
         None => {
-            backups
-                .restore(code, &args.file, args.confirm, ACTOR, &progress)
+            let r = TenantRef::Code(code.clone());
+            platform
+                .restore(actor, &r, &args.file, args.confirm, &progress)
                 .await
         }
     };
@@ -305,17 +298,19 @@ async fn restore(backups: &Backups, args: RestoreArgs) -> anyhow::Result<()> {
 }
 
 /// Adds what to do next to the errors an operator can act on.
-fn explain(e: BackupError) -> anyhow::Error {
+fn explain(e: PlatformError) -> anyhow::Error {
     match e {
-        BackupError::ConfirmationRequired { .. } => {
+        PlatformError::Backup(e @ BackupError::ConfirmationRequired { .. }) => {
             anyhow::anyhow!("{e}; or restore it as a new tenant with --into NEWCODE")
         }
         other => other.into(),
     }
 }
 
-async fn list(backups: &Backups, code: &TenantCode, json: bool) -> anyhow::Result<()> {
-    let list = backups.list(code).await?;
+async fn list(platform: &Platform, code: &TenantCode, json: bool) -> anyhow::Result<()> {
+    let list = platform
+        .list_backups(&TenantRef::Code(code.clone()))
+        .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
@@ -344,7 +339,7 @@ async fn list(backups: &Backups, code: &TenantCode, json: bool) -> anyhow::Resul
     println!(
         "{} backup(s) in {}",
         list.len(),
-        backups.store().tenant_dir(code).display()
+        platform.backup_store().tenant_dir(code).display()
     );
     Ok(())
 }

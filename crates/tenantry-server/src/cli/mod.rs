@@ -119,6 +119,7 @@ async fn open(config: &Config) -> anyhow::Result<App> {
 }
 
 async fn serve(config: Config, app: App, demo: bool) -> anyhow::Result<()> {
+    recover_provisioning(&app).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -131,6 +132,26 @@ async fn serve(config: Config, app: App, demo: bool) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     };
     startup::run(listener, app, shutdown).await?;
+    Ok(())
+}
+
+/// Provisionings a previous run left unfinished: resumed when the admin user exists, marked
+/// `failed` (with what to do) otherwise; each said here and audited.
+async fn recover_provisioning(app: &App) -> anyhow::Result<()> {
+    for r in app.platform().recover_provisioning().await? {
+        let t = &r.tenant;
+        match r.job {
+            Some(job) => eprintln!(
+                "tenant {}: unfinished provisioning resumed (job {job})",
+                t.code
+            ),
+            None => eprintln!(
+                "tenant {}: unfinished provisioning marked failed: {}",
+                t.code,
+                t.status_reason.as_deref().unwrap_or("")
+            ),
+        }
+    }
     Ok(())
 }
 

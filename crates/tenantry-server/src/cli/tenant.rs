@@ -165,9 +165,9 @@ pub async fn run(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
             println!("tenant {} is {} ({removed})", t.code, t.status);
         }
         TenantCommand::Add(add) => {
-            let done = platform
-                .provision(&actor, add.into_request()?, &report_step)
-                .await?;
+            // The same operation as the admin API's; this command follows the job to its end.
+            let started = platform.provision(&actor, add.into_request()?).await?;
+            let done = started.wait(report_step).await?;
             let t = &done.tenant;
             println!(
                 "tenant {} is {} on {} ({})",
@@ -181,10 +181,12 @@ pub async fn run(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
             store_only,
         } => set_password(app, &actor, &tenant, password_env.as_deref(), store_only).await?,
         TenantCommand::Provision { retry, migrate } => {
-            match platform
-                .retry(&actor, &retry, None, migrate, &report_step)
-                .await
-            {
+            let started = platform.retry(&actor, &retry, None, migrate).await;
+            let done = match started {
+                Ok(started) => started.wait(report_step).await,
+                Err(e) => Err(e),
+            };
+            match done {
                 Ok(done) => {
                     println!("tenant {} is {}", done.tenant.code, done.tenant.status);
                     print_admin_password(&done);
@@ -203,7 +205,7 @@ pub async fn run(app: &App, cmd: TenantCommand) -> anyhow::Result<()> {
 }
 
 /// Prints each finished provisioning step, so an operator (or a test) sees how far it got.
-fn report_step(step: &'static str) {
+fn report_step(step: &str) {
     println!("step {step} done");
 }
 

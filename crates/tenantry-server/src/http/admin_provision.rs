@@ -1,4 +1,6 @@
-//! Admin plane: provisioning tenants (`POST /api/admin/tenants`) and retrying failed ones.
+//! Admin plane: provisioning tenants (`POST /api/admin/tenants`) and retrying failed ones. Both
+//! answer 202 once the tenant is registered; the steps run as a job that outlives the request
+//! (`GET /api/admin/jobs/{job}`, or the tenant's `provisioningStep`).
 
 use super::{HttpError, JsonBody, OptionalJson, OwnerAuth};
 use crate::app::App;
@@ -9,7 +11,7 @@ use axum::{Json, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tenantry::platform::{ProvisionRequest, Provisioned, ServerRef, TenantRef};
+use tenantry::platform::{ProvisionRequest, ProvisionStarted, ServerRef, TenantRef};
 use tenantry::registry::PoolSettings;
 use tenantry::secrets::expose;
 use tenantry::tenant::{
@@ -80,14 +82,14 @@ impl CreateBody {
     }
 }
 
-/// `{"tenant": …}`, plus `adminPassword` when it was generated (shown once: it is stored only as
-/// an argon2 hash in the tenant database).
-fn render(done: Provisioned) -> Json<Value> {
-    let mut body = json!({"tenant": done.tenant});
-    if let Some(pw) = &done.generated_admin_password {
+/// 202 `{"tenant": …, "job": id}`, plus `adminPassword` when it was generated (shown once: it is
+/// stored only as an argon2 hash in the tenant database).
+fn accepted(started: ProvisionStarted) -> (StatusCode, Json<Value>) {
+    let mut body = json!({"tenant": started.tenant, "job": started.job.id()});
+    if let Some(pw) = &started.generated_admin_password {
         body["adminPassword"] = json!(expose(pw));
     }
-    Json(body)
+    (StatusCode::ACCEPTED, Json(body))
 }
 
 async fn create(
@@ -96,8 +98,9 @@ async fn create(
     JsonBody(b): JsonBody<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
     let req = b.into_request()?;
-    let done = app.platform().provision(owner.actor(), req, &|_| {});
-    Ok((StatusCode::CREATED, render(done.await?)))
+    Ok(accepted(
+        app.platform().provision(owner.actor(), req).await?,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -113,11 +116,9 @@ async fn retry(
     owner: OwnerAuth,
     Path(id): Path<String>,
     OptionalJson(b): OptionalJson<RetryBody>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let r: TenantRef = id.parse()?;
     let password = b.admin_password.map(SecretString::from);
-    let done = app
-        .platform()
-        .retry(owner.actor(), &r, password, b.migrate, &|_| {});
-    Ok(render(done.await?))
+    let started = app.platform().retry(owner.actor(), &r, password, b.migrate);
+    Ok(accepted(started.await?))
 }

@@ -3,6 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use tenantry::backup::BackupError;
+use tenantry::jobs::JobKind;
 use tenantry::platform::{CredentialError, PlatformError};
 use tenantry::router::ApiError;
 use tenantry::storage::StorageError;
@@ -46,6 +48,7 @@ pub fn platform_error(e: PlatformError) -> ApiError {
         E::NotFound { kind: "tenant", .. } => answer(StatusCode::NOT_FOUND, "tenant_not_found"),
         E::NotFound { .. } => answer(StatusCode::NOT_FOUND, "not_found"),
         E::Conflict { .. } => answer(StatusCode::CONFLICT, "conflict"),
+        E::DatabaseInUse { .. } => answer(StatusCode::CONFLICT, "database_in_use"),
         E::UnknownServer { .. } => answer(StatusCode::BAD_REQUEST, "unknown_server"),
         E::NotExternal { .. } => answer(StatusCode::BAD_REQUEST, "not_external"),
         E::InUse { .. } => answer(StatusCode::CONFLICT, "in_use"),
@@ -59,7 +62,13 @@ pub fn platform_error(e: PlatformError) -> ApiError {
         E::LastOwner { .. } => answer(StatusCode::CONFLICT, "last_owner"),
         E::AlreadyInitialised { .. } => answer(StatusCode::CONFLICT, "already_initialised"),
         E::WrongCredentials => ApiError::unauthorized(message),
+        E::JobRunning {
+            kind: JobKind::FleetMigrate,
+            ..
+        } => answer(StatusCode::CONFLICT, "migration_running"),
+        E::JobRunning { .. } => answer(StatusCode::CONFLICT, "job_running"),
         E::Credentials(c) => credential_error(c),
+        E::Backup(b) => backup_error(b),
         E::Storage(s) => storage_error(s),
         E::Unavailable(p) => p.into(),
         E::Registry(r) => r.into(),
@@ -81,6 +90,31 @@ fn credential_error(e: CredentialError) -> ApiError {
             "password_change_refused",
             e.to_string(),
         ),
+        other => ApiError::internal(&other),
+    }
+}
+
+/// Maps backup and restore errors; unexpected causes are logged, not shown.
+fn backup_error(e: BackupError) -> ApiError {
+    use BackupError as E;
+    let message = e.to_string();
+    let answer = |status: StatusCode, code: &'static str| ApiError::new(status, code, &message);
+    match e {
+        E::Registry(r) => platform_error(r.into()),
+        E::NotFound(_) => answer(StatusCode::NOT_FOUND, "not_found"),
+        E::WrongStatus { .. } => answer(StatusCode::CONFLICT, "invalid_status"),
+        E::ConfirmationRequired { .. } => answer(StatusCode::BAD_REQUEST, "confirmation_required"),
+        E::InvalidArchive(_) | E::Tampered(_) => answer(StatusCode::BAD_REQUEST, "invalid_archive"),
+        E::OtherTenant { .. } | E::EngineMismatch { .. } | E::Incompatible(_) => {
+            answer(StatusCode::CONFLICT, "incompatible_backup")
+        }
+        E::DatabaseExists { .. } => answer(StatusCode::CONFLICT, "database_in_use"),
+        E::Tool { .. } | E::Database { .. } | E::Step { .. } => {
+            tracing::warn!(error = %message, "backup failed");
+            answer(StatusCode::BAD_GATEWAY, "backup_failed")
+        }
+        E::ToolMissing { .. } => answer(StatusCode::INTERNAL_SERVER_ERROR, "backup_tool_missing"),
+        E::Storage(s) => storage_error(s),
         other => ApiError::internal(&other),
     }
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod admin_backup;
 mod admin_fleet;
+mod admin_jobs;
 mod admin_onboard;
 mod admin_provision;
 mod admin_servers;
@@ -41,6 +42,7 @@ pub fn router(app: App) -> Router {
         .merge(admin_provision::routes())
         .merge(admin_servers::routes())
         .merge(admin_fleet::routes())
+        .merge(admin_jobs::routes())
         .merge(dashboard::routes())
         .merge(data)
         .fallback(not_found)

@@ -5,7 +5,8 @@ use crate::common::{secret, On, TestApp};
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use tenantry::backup::{BackupReport, Backups};
+use tenantry::backup::{BackupReport, RestoreReport};
+use tenantry::platform::{Actor, TenantRef};
 use tenantry::storage::StoragePath;
 use tenantry::tenant::{DatabaseName, Engine, Placement, TenantCode};
 use tenantry_testkit::unique_name;
@@ -28,19 +29,29 @@ pub fn code(c: &str) -> TenantCode {
     TenantCode::parse(c).unwrap()
 }
 
-/// The backup service of the test app (backups under its temp dir).
-pub fn backups(t: &TestApp) -> Backups {
-    Backups::new(
-        t.registry().clone(),
-        t.app.pools().clone(),
-        t.app.storage().clone(),
-        t.dir.path(),
-    )
+/// Who the backup tests act as (the audit log's `cli:test`).
+pub fn tester() -> Actor {
+    Actor::Cli {
+        user: "test".into(),
+    }
 }
 
+pub fn tref(c: &str) -> TenantRef {
+    TenantRef::Code(code(c))
+}
+
+/// Backs tenant `c` up through the platform into its folder of the test app's backup store.
 pub async fn backup(t: &TestApp, c: &str) -> BackupReport {
-    backups(t)
-        .backup(&code(c), None, "test", &|_| {})
+    t.platform()
+        .backup(&tester(), &tref(c), None, &|_| {})
+        .await
+        .unwrap()
+}
+
+/// Restores tenant `c` over itself from `archive` (confirmed).
+pub async fn restore(t: &TestApp, c: &str, archive: &std::path::Path) -> RestoreReport {
+    t.platform()
+        .restore(&tester(), &tref(c), archive, true, &|_| {})
         .await
         .unwrap()
 }
@@ -202,10 +213,7 @@ async fn round_trip(t: &TestApp, c: &str) {
     assert_eq!(before.files.len(), FILES.len());
     let report = backup(t, c).await;
     destroy(t, c).await;
-    backups(t)
-        .restore(&code(c), &report.path, true, "test", &|_| {})
-        .await
-        .unwrap();
+    restore(t, c, &report.path).await;
     assert_eq!(state(t, c).await, before);
 }
 
@@ -252,10 +260,7 @@ async fn restoring_a_shared_schema_tenant_leaves_its_neighbour_alone() {
     let token = t.login("NEIGHBOUR").await;
     t.seed(&token, "after the backup").await;
     let neighbour = state(&t, "NEIGHBOUR").await;
-    backups(&t)
-        .restore(&code("ACME"), &report.path, true, "test", &|_| {})
-        .await
-        .unwrap();
+    restore(&t, "ACME", &report.path).await;
     assert_eq!(state(&t, "NEIGHBOUR").await, neighbour);
 }
 
@@ -266,7 +271,7 @@ async fn mariadb_tenant_with_a_password_round_trips_through_backup_destroy_and_r
     let mut new = TestApp::new_tenant("ACME", &server);
     let user = unique_name("u");
     let db = new.database.clone().unwrap();
-    crate::common::mariadb_user_with_database(db.as_str(), &user, "backup-pw-1");
+    crate::common::mariadb_user_for_database(db.as_str(), &user, "backup-pw-1");
     new.username = Some(user);
     new.password = Some(secret("backup-pw-1"));
     t.provision(new).await;
@@ -275,7 +280,7 @@ async fn mariadb_tenant_with_a_password_round_trips_through_backup_destroy_and_r
 
 /// The archive files stored for tenant `c` in the test app's backup folder.
 pub fn stored(t: &TestApp, c: &str) -> Vec<PathBuf> {
-    let dir = backups(t).store().tenant_dir(&code(c));
+    let dir = t.platform().backup_store().tenant_dir(&code(c));
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();

@@ -4,7 +4,7 @@
 use crate::common::{demo_data_dir, tenantry_cmd, On, TestApp};
 use std::path::Path;
 use std::process::Output;
-use tenantry::backup::registry_backup;
+use tenantry::platform::{Actor, Platform};
 use tenantry::pools::PoolManagerSettings;
 use tenantry::tenant::TenantStatus;
 use tenantry_testkit::{shared_pg, unique_name};
@@ -42,10 +42,13 @@ async fn restore_over_a_tenant_without_confirmation_is_refused() {
     assert!(text(&out).contains("--confirm"), "{}", text(&out));
     let out = tenantry(&data, &["audit", "--json"]);
     let audit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Like every platform operation, the refusal is audited: nothing was restored.
     assert_eq!(
-        audit[0]["action"], "tenant.backup",
+        (&audit[0]["action"], &audit[0]["result"]),
+        (&"tenant.restore".into(), &"refused".into()),
         "no restore was attempted"
     );
+    assert_eq!(audit[1]["action"], "tenant.backup");
 }
 
 #[tokio::test]
@@ -138,13 +141,17 @@ async fn postgres_registry_round_trips_through_backup_and_restore() {
     let t = TestApp::spawn_with(PoolManagerSettings::default(), Some(url.clone())).await;
     t.tenant("ACME", On::Sqlite).await;
     let file = t.dir.path().join("registry.tar.zst");
-    registry_backup::backup_registry(t.registry(), &url, &file, "test")
+    let actor = Actor::Cli {
+        user: "test".into(),
+    };
+    t.platform()
+        .backup_registry(&actor, &url, &file)
         .await
         .unwrap();
     t.tenant("LATER", On::Sqlite).await;
 
     let secrets = t.registry().secrets();
-    registry_backup::restore_registry(&url, &file, &secrets, true, "test")
+    Platform::restore_registry(&actor, &url, &file, &secrets, true)
         .await
         .unwrap();
     t.registry().invalidate_all();

@@ -1,11 +1,12 @@
 //! Restores: into a new tenant, refusals (tampered archive, other engine), and the audit trail.
 
-use crate::backup::{backup, backups, code, seed_rows_and_files, state, FILES};
+use crate::backup::{backup, code, seed_rows_and_files, state, tester, tref, FILES};
 use crate::common::{secret, On, TestApp};
 use reqwest::{Method, StatusCode};
 use std::io::Read;
 use std::path::Path;
 use tenantry::backup::{BackupError, NewTenantFrom};
+use tenantry::platform::{Actor, PlatformError};
 use tenantry::tenant::DatabaseName;
 use tenantry::tenant::TenantStatus;
 use tenantry_testkit::unique_name;
@@ -49,8 +50,8 @@ async fn restore_into_a_new_code_gives_a_second_tenant_with_the_same_rows_files_
     seed_rows_and_files(&t, "ACME").await;
     let report = backup(&t, "ACME").await;
 
-    let restored = backups(&t)
-        .restore_into(&code("ACME"), &report.path, &into(None), "test", &|_| {})
+    let restored = (t.platform())
+        .restore_into(&tester(), &code("ACME"), &report.path, &into(None), &|_| {})
         .await
         .unwrap();
     let newco = restored.tenant;
@@ -89,12 +90,12 @@ async fn restore_into_from_a_shared_schema_backup_keeps_the_schema_in_a_new_data
     let report = backup(&t, "ACME").await;
     let acme = t.registry().tenant(&code("ACME")).await.unwrap();
 
-    let newco = backups(&t)
+    let newco = (t.platform())
         .restore_into(
+            &tester(),
             &code("ACME"),
             &report.path,
             &into(Some("pg0")),
-            "test",
             &|_| {},
         )
         .await
@@ -117,11 +118,17 @@ async fn restore_into_never_adopts_an_existing_database() {
         .psql("postgres", &format!("CREATE DATABASE {db}"))
         .unwrap();
 
-    let err = backups(&t)
-        .restore_into(&code("ACME"), &report.path, &target, "test", &|_| {})
+    let err = (t.platform())
+        .restore_into(&tester(), &code("ACME"), &report.path, &target, &|_| {})
         .await
         .unwrap_err();
-    assert!(matches!(err, BackupError::DatabaseExists { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            PlatformError::Backup(BackupError::DatabaseExists { .. })
+        ),
+        "{err}"
+    );
     assert!(
         t.registry().tenant(&code("NEWCO")).await.is_err(),
         "no tenant was created"
@@ -141,12 +148,12 @@ async fn a_tampered_archive_is_refused_and_nothing_changes() {
     let tampered = t.dir.path().join("tampered.tar.zst");
     tamper(&report.path, &tampered, "database.sqlite");
 
-    let err = backups(&t)
-        .restore(&code("ACME"), &tampered, true, "test", &|_| {})
+    let err = (t.platform())
+        .restore(&tester(), &tref("ACME"), &tampered, true, &|_| {})
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, BackupError::Tampered(m) if m.contains("database.sqlite")),
+        matches!(&err, PlatformError::Backup(BackupError::Tampered(m)) if m.contains("database.sqlite")),
         "{err}"
     );
     assert_eq!(state(&t, "ACME").await, before);
@@ -162,11 +169,17 @@ async fn restore_refuses_a_backup_of_another_engine() {
     let pg = TestApp::spawn().await;
     pg.tenant("ACME", On::Pg(0)).await;
 
-    let err = backups(&pg)
-        .restore(&code("ACME"), &report.path, true, "test", &|_| {})
+    let err = (pg.platform())
+        .restore(&tester(), &tref("ACME"), &report.path, true, &|_| {})
         .await
         .unwrap_err();
-    assert!(matches!(err, BackupError::EngineMismatch { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            PlatformError::Backup(BackupError::EngineMismatch { .. })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("sqlite") && err.to_string().contains("postgres"));
 }
 
@@ -177,13 +190,14 @@ async fn backups_and_restores_are_audited_without_the_database_password() {
     let mut new = TestApp::new_tenant("ACME", &server);
     let user = unique_name("u");
     let pw = "audit-secret-pw-7";
-    crate::common::mariadb_user_with_database(new.database.as_ref().unwrap().as_str(), &user, pw);
+    crate::common::mariadb_user_for_database(new.database.as_ref().unwrap().as_str(), &user, pw);
     new.username = Some(user);
     new.password = Some(secret(pw));
     let acme = t.provision(new).await;
     let report = backup(&t, "ACME").await;
-    backups(&t)
-        .restore(&code("ACME"), &report.path, true, "ops@test", &|_| {})
+    let ops = Actor::Cli { user: "ops".into() };
+    (t.platform())
+        .restore(&ops, &tref("ACME"), &report.path, true, &|_| {})
         .await
         .unwrap();
 
@@ -196,7 +210,7 @@ async fn backups_and_restores_are_audited_without_the_database_password() {
         actions[..2],
         [("tenant.restore", "ok"), ("tenant.backup", "ok")]
     );
-    assert_eq!(entries[0].actor, "ops@test");
+    assert_eq!(entries[0].actor, "cli:ops");
     assert_eq!(entries[0].detail["file"], report.file);
     for e in &entries {
         assert!(!e.detail.to_string().contains(pw), "{}", e.detail);

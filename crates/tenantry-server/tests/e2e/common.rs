@@ -73,7 +73,10 @@ impl TestApp {
             PoolManager::new(pools),
             signer,
             Storage::new(dir.path().join("files"), FILE_LIMIT),
-            PlatformSettings::default(),
+            PlatformSettings {
+                data_dir: dir.path().to_owned(),
+                ..PlatformSettings::default()
+            },
         );
         let app = App::new(
             platform,
@@ -290,6 +293,58 @@ impl TestApp {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// Polls `GET /api/admin/jobs/{id}` until the job has finished; its report.
+    pub async fn job_done(&self, owner: &str, id: &str) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let path = format!("/api/admin/jobs/{id}");
+            let (s, job) = self.call(Method::GET, &path, Some(owner), None).await;
+            assert_eq!(s, StatusCode::OK, "{job}");
+            if job["status"] != "running" {
+                return job;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "job never finished: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `POST /api/admin/tenants` with `body`; when admitted (202), follows the job to its end.
+    pub async fn create_tenant(&self, owner: &str, body: Value) -> Created {
+        let (status, answer) = self
+            .call(Method::POST, "/api/admin/tenants", Some(owner), Some(body))
+            .await;
+        self.follow(owner, status, answer).await
+    }
+
+    /// Follows the job of a 202 answer (provisioning or retry) to its end.
+    pub async fn follow(&self, owner: &str, status: StatusCode, answer: Value) -> Created {
+        if status != StatusCode::ACCEPTED {
+            return Created {
+                status,
+                answer,
+                job: Value::Null,
+                tenant: Value::Null,
+            };
+        }
+        let job = self
+            .job_done(owner, answer["job"].as_str().expect("a job id"))
+            .await;
+        let path = format!(
+            "/api/admin/tenants/{}",
+            answer["tenant"]["id"].as_str().unwrap()
+        );
+        let (_, tenant) = self.call(Method::GET, &path, Some(owner), None).await;
+        Created {
+            status,
+            answer,
+            job,
+            tenant,
+        }
+    }
+
     /// Creates a customer, a site and a ticket named after `tag` through the API.
     pub async fn seed(&self, token: &str, tag: &str) -> (i64, i64, i64) {
         let (s, c) = self
@@ -324,6 +379,26 @@ impl TestApp {
             site["id"].as_i64().unwrap(),
             t["id"].as_i64().unwrap(),
         )
+    }
+}
+
+/// A provisioning request's answer, and (when it was admitted) its finished job and the tenant as
+/// the job left it.
+#[derive(Debug)]
+pub struct Created {
+    pub status: StatusCode,
+    /// The 202 body (`tenant`, `job`, `adminPassword`), or the error.
+    pub answer: Value,
+    pub job: Value,
+    pub tenant: Value,
+}
+
+impl Created {
+    /// The generated admin password (shown once, in the 202 answer).
+    pub fn admin_password(&self) -> &str {
+        self.answer["adminPassword"]
+            .as_str()
+            .expect("a generated admin password")
     }
 }
 
@@ -377,12 +452,14 @@ pub async fn demo_data_dir() -> (
     (dir, data, config)
 }
 
-/// Creates database `db` and a password-authenticated user owning it on the shared MariaDB (both
-/// `'user'@'%'` and `'user'@'localhost'`, since 127.0.0.1 resolves to localhost there).
-pub fn mariadb_user_with_database(db: &str, user: &str, password: &str) {
+/// Creates a password-authenticated user on the shared MariaDB that owns database `db` (both
+/// `'user'@'%'` and `'user'@'localhost'`, since 127.0.0.1 resolves to localhost there). The
+/// database itself is left to provisioning (MariaDB grants on a database before it exists), which
+/// never adopts a database it did not create.
+pub fn mariadb_user_for_database(db: &str, user: &str, password: &str) {
     tenantry_testkit::shared_mariadb()
         .sql(&format!(
-            "CREATE DATABASE `{db}`; CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; \
+            "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; \
              CREATE USER '{user}'@'localhost' IDENTIFIED BY '{password}'; \
              GRANT ALL ON `{db}`.* TO '{user}'@'%'; GRANT ALL ON `{db}`.* TO '{user}'@'localhost';"
         ))

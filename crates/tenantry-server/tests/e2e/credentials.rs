@@ -54,7 +54,7 @@ async fn changed_password_is_set_on_the_server_stored_encrypted_audited_and_used
     let server = t.server(On::MariaDb).await;
     let mut new = TestApp::new_tenant("ACME", &server);
     let db = new.database.clone().unwrap();
-    crate::common::mariadb_user_with_database(db.as_str(), &user, OLD);
+    crate::common::mariadb_user_for_database(db.as_str(), &user, OLD);
     new.username = Some(user.clone());
     new.password = Some(secret(OLD));
     let tenant = t.provision(new).await;

@@ -61,7 +61,7 @@ async fn changed_password_in_the_registry_is_picked_up() {
     let server = t.server(On::MariaDb).await;
     let mut new = TestApp::new_tenant("ACME", &server);
     let db = new.database.clone().unwrap();
-    crate::common::mariadb_user_with_database(db.as_str(), &user, "old-pw");
+    crate::common::mariadb_user_for_database(db.as_str(), &user, "old-pw");
     new.username = Some(user.clone());
     new.password = Some(secret("old-pw"));
     t.provision(new).await;

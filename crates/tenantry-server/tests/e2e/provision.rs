@@ -1,11 +1,12 @@
-//! Provisioning through the admin API on PostgreSQL and MariaDB, failure and retry.
+//! Provisioning through the admin API on PostgreSQL and MariaDB, failure and retry. Provisioning
+//! answers 202 once the tenant is registered and runs as a job.
 
 use crate::common::{error_code, On, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tenantry_testkit::{shared_mariadb, shared_pg, unique_name};
 
-async fn login_with(t: &TestApp, code: &str, password: &str) -> StatusCode {
+pub async fn login_with(t: &TestApp, code: &str, password: &str) -> StatusCode {
     let body = json!({"username": "admin", "password": password});
     t.call(
         Method::POST,
@@ -17,9 +18,9 @@ async fn login_with(t: &TestApp, code: &str, password: &str) -> StatusCode {
     .0
 }
 
-async fn create(t: &TestApp, owner: &str, body: Value) -> (StatusCode, Value) {
-    t.call(Method::POST, "/api/admin/tenants", Some(owner), Some(body))
-        .await
+async fn retry(t: &TestApp, owner: &str, code: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let path = format!("/api/admin/tenants/{code}/retry");
+    t.call(Method::POST, &path, Some(owner), body).await
 }
 
 #[tokio::test]
@@ -30,14 +31,16 @@ async fn dedicated_tenants_are_provisioned_on_postgres_and_mariadb_with_a_genera
     for (code, on, name) in [("PGCO", On::Pg(0), "pg0"), ("MYCO", On::MariaDb, "mariadb")] {
         t.server(on).await;
         let db = unique_name("prov");
-        let (s, body) = create(&t, &owner, json!({"code": code, "name": "Co", "placement": "dedicated", "server": name, "database": db})).await;
-        assert_eq!(s, StatusCode::CREATED, "{body}");
-        assert_eq!(body["tenant"]["status"], "active");
+        let body = json!({"code": code, "name": "Co", "placement": "dedicated", "server": name, "database": db});
+        let c = t.create_tenant(&owner, body).await;
+        assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.answer);
+        assert_eq!(c.job["status"], "succeeded", "{}", c.job);
+        assert_eq!(c.tenant["status"], "active");
         assert_eq!(
-            body["tenant"]["schemaVersion"],
+            c.tenant["schemaVersion"],
             tenantry::migrate::latest_version(tenantry::tenant::Engine::Postgres)
         );
-        let password = body["adminPassword"].as_str().unwrap();
+        let password = c.admin_password();
         assert!(password.len() >= 16);
         assert_eq!(login_with(&t, code, password).await, StatusCode::OK);
         let exists = match on {
@@ -53,13 +56,12 @@ async fn dedicated_tenants_are_provisioned_on_postgres_and_mariadb_with_a_genera
         };
         assert_eq!(exists.trim(), db);
     }
-    let (s, body) = create(
-        &t,
-        &owner,
-        json!({"code": "PGCO", "name": "Again", "placement": "dedicated", "server": "pg0"}),
-    )
-    .await;
-    assert_eq!((s, error_code(&body)), (StatusCode::CONFLICT, "conflict"));
+    let body = json!({"code": "PGCO", "name": "Again", "placement": "dedicated", "server": "pg0"});
+    let again = t.create_tenant(&owner, body).await;
+    assert_eq!(
+        (again.status, error_code(&again.answer)),
+        (StatusCode::CONFLICT, "conflict")
+    );
     let (_, audit) = t
         .call(Method::GET, "/api/admin/audit", Some(&owner), None)
         .await;
@@ -76,21 +78,22 @@ async fn shared_placement_on_postgres_needs_a_schema() {
     t.server(On::Pg(0)).await;
     let db = unique_name("shared");
     let base = json!({"code": "SH1", "name": "Shared", "placement": "shared", "server": "pg0", "database": db});
-    let (s, body) = create(&t, &owner, base.clone()).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(body["error"]["message"]
+    let refused = t.create_tenant(&owner, base.clone()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.answer["error"]["message"]
         .as_str()
         .unwrap()
         .starts_with("schema"));
     let mut with_schema = base;
     with_schema["schema"] = json!("sh1");
     with_schema["adminPassword"] = json!("chosen-password");
-    let (s, body) = create(&t, &owner, with_schema).await;
-    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let c = t.create_tenant(&owner, with_schema).await;
+    assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.answer);
     assert!(
-        body.get("adminPassword").is_none(),
+        c.answer.get("adminPassword").is_none(),
         "a chosen password is not echoed"
     );
+    assert_eq!(c.tenant["status"], "active", "{}", c.job);
     assert_eq!(
         login_with(&t, "SH1", "chosen-password").await,
         StatusCode::OK
@@ -105,24 +108,13 @@ async fn failed_provisioning_is_marked_failed_and_a_retry_finishes_it() {
     let db = unique_name("byod");
     // External: the customer's database does not exist yet.
     let body = json!({"code": "BYOD", "name": "Customer", "placement": "external", "server": "pg1", "database": db, "username": "postgres", "migrate": true});
-    let (s, resp) = create(&t, &owner, body).await;
-    assert_eq!(
-        (s, error_code(&resp)),
-        (StatusCode::BAD_GATEWAY, "provisioning_failed"),
-        "{resp}"
-    );
-    assert!(
-        resp["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("step onboard"),
-        "{resp}"
-    );
-    let (_, tenant) = t
-        .call(Method::GET, "/api/admin/tenants/BYOD", Some(&owner), None)
-        .await;
-    assert_eq!(tenant["status"], "failed");
-    assert!(tenant["statusReason"]
+    let c = t.create_tenant(&owner, body).await;
+    assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.answer);
+    assert_eq!(c.job["status"], "failed");
+    let error = c.job["error"].as_str().unwrap();
+    assert!(error.contains("step onboard"), "{error}");
+    assert_eq!(c.tenant["status"], "failed");
+    assert!(c.tenant["statusReason"]
         .as_str()
         .unwrap()
         .contains("does not exist"));
@@ -137,26 +129,15 @@ async fn failed_provisioning_is_marked_failed_and_a_retry_finishes_it() {
     shared_pg(1)
         .psql("postgres", &format!("CREATE DATABASE {db}"))
         .unwrap();
-    let (s, resp) = t
-        .call(
-            Method::POST,
-            "/api/admin/tenants/BYOD/retry",
-            Some(&owner),
-            Some(json!({"migrate": true})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{resp}");
-    assert_eq!(resp["tenant"]["status"], "active");
-    let password = resp["adminPassword"].as_str().unwrap();
-    assert_eq!(login_with(&t, "BYOD", password).await, StatusCode::OK);
-    let (s, resp) = t
-        .call(
-            Method::POST,
-            "/api/admin/tenants/BYOD/retry",
-            Some(&owner),
-            None,
-        )
-        .await;
+    let (s, answer) = retry(&t, &owner, "BYOD", Some(json!({"migrate": true}))).await;
+    let r = t.follow(&owner, s, answer).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.answer);
+    assert_eq!(r.tenant["status"], "active", "{}", r.job);
+    assert_eq!(
+        login_with(&t, "BYOD", r.admin_password()).await,
+        StatusCode::OK
+    );
+    let (s, resp) = retry(&t, &owner, "BYOD", None).await;
     assert_eq!(
         (s, error_code(&resp)),
         (StatusCode::CONFLICT, "invalid_status")
@@ -173,13 +154,9 @@ async fn external_database_with_an_empty_schema_is_refused_unless_migrations_are
         .psql("postgres", &format!("CREATE DATABASE {db}"))
         .unwrap();
     let body = json!({"code": "EXT", "name": "Ext", "placement": "external", "server": "pg1", "database": db, "username": "postgres"});
-    let (s, resp) = create(&t, &owner, body).await;
-    assert_eq!(
-        (s, error_code(&resp)),
-        (StatusCode::BAD_GATEWAY, "provisioning_failed"),
-        "{resp}"
-    );
-    let message = resp["error"]["message"].as_str().unwrap();
+    let c = t.create_tenant(&owner, body).await;
+    assert_eq!(c.job["status"], "failed", "{}", c.job);
+    let message = c.job["error"].as_str().unwrap();
     assert!(
         message.contains("step onboard") && message.contains("schema"),
         "{message}"
@@ -195,18 +172,11 @@ async fn external_database_with_an_empty_schema_is_refused_unless_migrations_are
         "0",
         "nothing may be created in the customer's database without --migrate"
     );
-    let retry = Some(json!({"migrate": true}));
-    let (s, resp) = t
-        .call(
-            Method::POST,
-            "/api/admin/tenants/EXT/retry",
-            Some(&owner),
-            retry,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{resp}");
+    let (s, answer) = retry(&t, &owner, "EXT", Some(json!({"migrate": true}))).await;
+    let r = t.follow(&owner, s, answer).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.answer);
     assert_eq!(
-        resp["tenant"]["schemaVersion"],
+        r.tenant["schemaVersion"],
         tenantry::migrate::latest_version(tenantry::tenant::Engine::Mysql)
     );
 }
@@ -218,30 +188,27 @@ async fn without_a_named_server_the_least_loaded_server_of_ours_is_chosen_and_st
     t.server(On::Pg(0)).await;
     t.server(On::Sqlite).await;
     t.tenant("FIRST", On::Pg(0)).await;
-    let (s, resp) = create(
-        &t,
-        &owner,
-        json!({"code": "AUTO", "name": "Auto", "placement": "dedicated"}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{resp}");
-    assert_eq!(resp["tenant"]["engine"], "sqlite", "the empty server wins");
+    let body = json!({"code": "AUTO", "name": "Auto", "placement": "dedicated"});
+    let c = t.create_tenant(&owner, body).await;
+    assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.answer);
+    assert_eq!(c.tenant["engine"], "sqlite", "the empty server wins");
     let body =
         json!({"code": "AUTOPG", "name": "Auto", "placement": "dedicated", "engine": "postgres"});
-    let (s, resp) = create(&t, &owner, body).await;
-    assert_eq!(s, StatusCode::CREATED, "{resp}");
-    assert_eq!(resp["tenant"]["serverName"], "pg0");
-    let id: uuid::Uuid = resp["tenant"]["id"].as_str().unwrap().parse().unwrap();
+    let c = t.create_tenant(&owner, body).await;
+    assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.answer);
+    assert_eq!(c.tenant["serverName"], "pg0");
+    let id: uuid::Uuid = c.tenant["id"].as_str().unwrap().parse().unwrap();
     assert!(
         t.app.storage().tenant_dir(id).is_dir(),
         "provisioning creates the storage directory"
     );
     let body = json!({"code": "NOMY", "name": "No", "placement": "dedicated", "engine": "mysql"});
-    let (s, resp) = create(&t, &owner, body).await;
+    let c = t.create_tenant(&owner, body).await;
     assert_eq!(
-        (s, error_code(&resp)),
+        (c.status, error_code(&c.answer)),
         (StatusCode::BAD_REQUEST, "invalid_input"),
-        "{resp}"
+        "{}",
+        c.answer
     );
 }
 
@@ -256,12 +223,13 @@ async fn separate_db_users_get_their_own_login_that_reaches_only_their_database(
         .sql(&format!("CREATE DATABASE {other}"))
         .unwrap();
     for (code, server) in [("OWNMY", "mariadb"), ("OWNPG", "pg0")] {
-        let body = json!({"code": code, "name": "Own", "placement": "dedicated", "server": server, "separateDbUser": true});
-        let (s, resp) = create(&t, &owner, body).await;
-        assert_eq!(s, StatusCode::CREATED, "{resp}");
-        let user = resp["tenant"]["username"].as_str().unwrap().to_owned();
-        assert!(user.starts_with("u_"), "{user}");
-        let password = resp["adminPassword"].as_str().unwrap();
+        let db = unique_name("own");
+        let body = json!({"code": code, "name": "Own", "placement": "dedicated", "server": server, "database": db, "separateDbUser": true});
+        let c = t.create_tenant(&owner, body).await;
+        assert_eq!(c.tenant["status"], "active", "{}", c.job);
+        let user = c.tenant["username"].as_str().unwrap().to_owned();
+        assert_eq!(user, format!("u_{db}"));
+        let password = c.admin_password();
         assert_eq!(login_with(&t, code, password).await, StatusCode::OK);
         let token = {
             let body = json!({"username": "admin", "password": password});
@@ -276,7 +244,7 @@ async fn separate_db_users_get_their_own_login_that_reaches_only_their_database(
             r["token"].as_str().unwrap().to_owned()
         };
         t.seed(&token, code).await;
-        let database = resp["tenant"]["database"].as_str().unwrap();
+        let database = c.tenant["database"].as_str().unwrap();
         if server == "pg0" {
             let owner_of = shared_pg(0)
                 .psql("postgres", &format!("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{database}'"))

@@ -1,4 +1,5 @@
-//! Backing up one tenant: dump its database, snapshot its files, write the archive, audit.
+//! Backing up one tenant: dump its database, snapshot its files, write the archive. (The platform
+//! audits it.)
 
 use super::manifest::{BackupKind, DumpFormat, Manifest, TenantInfo, FORMAT};
 use super::store::{archive_name, private_dir};
@@ -6,7 +7,6 @@ use super::{archive, blocking, dump, files, BackupError, Backups, Progress};
 use crate::registry::{RegistryError, TenantConfig};
 use crate::tenant::{TenantCode, TenantStatus};
 use serde::Serialize;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// The outcome of one tenant backup.
@@ -23,21 +23,17 @@ pub struct BackupReport {
 }
 
 impl Backups {
-    /// Backs up tenant `code` to `out_dir` (default: its folder in the backup store) and audits it.
+    /// Backs up tenant `code` to `out_dir` (default: its folder in the backup store).
     #[tracing::instrument(skip(self, out_dir, progress))]
     pub async fn backup(
         &self,
         code: &TenantCode,
         out_dir: Option<&Path>,
-        actor: &str,
         progress: Progress<'_>,
     ) -> Result<BackupReport, BackupError> {
         let config = self.backup_target(code).await?;
         let dir = out_dir.map_or_else(|| self.store.tenant_dir(code), Path::to_owned);
-        let done = self.write_backup(&config, &dir, progress).await;
-        self.audit_backup(actor, &config, &done.as_ref(), false)
-            .await?;
-        done
+        self.write_backup(&config, &dir, progress).await
     }
 
     /// Backs up tenant `code` into a file that is already unlinked: the returned handle is the only
@@ -45,22 +41,16 @@ impl Backups {
     pub async fn backup_detached(
         &self,
         code: &TenantCode,
-        actor: &str,
     ) -> Result<(BackupReport, std::fs::File), BackupError> {
         let config = self.backup_target(code).await?;
         let staging = self.store.staging()?;
-        let done = self.write_backup(&config, staging.path(), &|_| {}).await;
-        let done = done.and_then(|report| {
-            let file = std::fs::File::open(&report.path).map_err(|source| BackupError::Io {
-                stage: "opening the archive",
-                source,
-            })?;
-            Ok((report, file))
-        });
+        let report = self.write_backup(&config, staging.path(), &|_| {}).await?;
+        let file = std::fs::File::open(&report.path).map_err(|source| BackupError::Io {
+            stage: "opening the archive",
+            source,
+        })?;
         drop(staging);
-        self.audit_backup(actor, &config, &done.as_ref().map(|(r, _)| r), true)
-            .await?;
-        done
+        Ok((report, file))
     }
 
     /// The tenant's config, if it is one that can be backed up (active or suspended).
@@ -133,39 +123,5 @@ impl Backups {
             archive_sha256: info.sha256,
             manifest,
         })
-    }
-
-    async fn audit_backup(
-        &self,
-        actor: &str,
-        config: &TenantConfig,
-        done: &Result<&BackupReport, &BackupError>,
-        streamed: bool,
-    ) -> Result<(), BackupError> {
-        let (result, error) = match done {
-            Ok(_) => ("ok", serde_json::Value::Null),
-            Err(e) => ("failed", e.to_string().into()),
-        };
-        let detail = match done {
-            Ok(r) => json!({
-                "file": if streamed { serde_json::Value::Null } else { r.file.clone().into() },
-                "streamed": streamed,
-                "archiveSize": r.archive_size,
-                "sha256": r.archive_sha256,
-                "files": r.manifest.files.len(),
-                "schemaVersion": r.manifest.tenant.as_ref().and_then(|t| t.schema_version),
-            }),
-            Err(_) => json!({ "streamed": streamed, "error": error }),
-        };
-        self.registry
-            .audit(
-                actor,
-                "tenant.backup",
-                Some(config.tenant.id),
-                detail,
-                result,
-            )
-            .await?;
-        Ok(())
     }
 }

@@ -1,9 +1,8 @@
-//! Backing up the fleet: every active or suspended tenant, a bounded number at once. One tenant's
-//! failure stops nobody else; each result is reported as it comes.
+//! Backing up the fleet: which tenants, and how (the platform runs it: a bounded number at once,
+//! each audited; one tenant's failure stops nobody else).
 
-use super::{BackupError, BackupReport, Backups};
+use super::{BackupError, Backups};
 use crate::tenant::{TenantCode, TenantStatus};
-use futures::StreamExt;
 use std::path::PathBuf;
 
 /// What `backup --all` does.
@@ -27,11 +26,8 @@ impl Default for FleetBackupOptions {
     }
 }
 
-/// One tenant's result in a fleet backup.
-pub type FleetResult = (TenantCode, Result<BackupReport, BackupError>);
-
 impl Backups {
-    /// The tenants [`Backups::backup_all`] visits: active or suspended, optionally only some.
+    /// The tenants a fleet backup visits: active or suspended, optionally only some.
     pub async fn fleet(&self, only: &[TenantCode]) -> Result<Vec<TenantCode>, BackupError> {
         Ok(self
             .registry
@@ -47,28 +43,5 @@ impl Backups {
             .map(|c| c.tenant.code)
             .filter(|code| only.is_empty() || only.contains(code))
             .collect())
-    }
-
-    /// Backs up every tenant of the fleet with at most `concurrency` at once. `progress` is called
-    /// once per tenant as it finishes; results come back sorted by code.
-    pub async fn backup_all(
-        &self,
-        options: &FleetBackupOptions,
-        actor: &str,
-        progress: impl Fn(&TenantCode, &Result<BackupReport, BackupError>),
-    ) -> Result<Vec<FleetResult>, BackupError> {
-        let codes = self.fleet(&options.only).await?;
-        let out_dir = options.out_dir.as_deref();
-        let mut results: Vec<FleetResult> = futures::stream::iter(codes)
-            .map(|code| async move {
-                let done = self.backup(&code, out_dir, actor, &|_| {}).await;
-                (code, done)
-            })
-            .buffer_unordered(options.concurrency.max(1))
-            .inspect(|(code, done)| progress(code, done))
-            .collect()
-            .await;
-        results.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(results)
     }
 }

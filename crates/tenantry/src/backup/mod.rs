@@ -8,7 +8,8 @@
 //!
 //! A restore verifies every checksum before it touches anything, then replaces the tenant's
 //! database and files (with the tenant suspended and its pool closed meanwhile), or builds a new
-//! tenant from the archive ([`Backups::restore_into`]). Every backup and restore is audited.
+//! tenant from the archive ([`Backups::restore_into`]). These are building blocks: the platform
+//! (`platform/backups.rs`) runs them for an `Actor` and audits each one.
 //!
 //! - [`Backups`]: the operations on one registry, pool manager, file store and backup folder.
 //! - [`BackupStore`]: `{data_dir}/backups/{code}/…`; listing.
@@ -28,9 +29,9 @@ mod tools;
 
 pub use archive::ArchiveInfo;
 pub use create::BackupReport;
-pub use fleet::{FleetBackupOptions, FleetResult};
+pub use fleet::FleetBackupOptions;
 pub use manifest::{BackupKind, BackupSummary, DumpFormat, Manifest, Part, TenantInfo};
-pub use restore::RestoreReport;
+pub use restore::{file_name, origin, RestoreReport};
 pub use restore_into::NewTenantFrom;
 pub use store::{BackupStore, ARCHIVE_SUFFIX};
 
@@ -94,6 +95,32 @@ pub enum BackupError {
     Step { step: &'static str, message: String },
     #[error("{0} not found")]
     NotFound(String),
+}
+
+impl BackupError {
+    /// Whether the backup or restore declined before changing anything (bad archive, wrong
+    /// tenant or status, no confirmation), as opposed to trying and failing.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Self::Registry(r) => matches!(
+                r,
+                RegistryError::NotFound(_)
+                    | RegistryError::Conflict(_)
+                    | RegistryError::DatabaseInUse { .. }
+                    | RegistryError::Invalid(_)
+            ),
+            Self::WrongStatus { .. }
+            | Self::InvalidArchive(_)
+            | Self::Tampered(_)
+            | Self::ConfirmationRequired { .. }
+            | Self::OtherTenant { .. }
+            | Self::EngineMismatch { .. }
+            | Self::Incompatible(_)
+            | Self::DatabaseExists { .. }
+            | Self::NotFound(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Called with a stage's name as it starts (for progress output).
@@ -171,12 +198,4 @@ pub async fn verify(archive: &Path) -> Result<Manifest, BackupError> {
 pub async fn read_manifest(archive: &Path) -> Result<Manifest, BackupError> {
     let archive = archive.to_owned();
     blocking(move || archive::read_manifest(&archive)).await
-}
-
-/// The audit `result` and error detail of an outcome.
-fn outcome<T>(result: &Result<T, BackupError>) -> (&'static str, serde_json::Value) {
-    match result {
-        Ok(_) => ("ok", serde_json::Value::Null),
-        Err(e) => ("failed", serde_json::Value::String(e.to_string())),
-    }
 }

@@ -12,7 +12,6 @@ use crate::registry::{CacheSettings, DataSource, Registry};
 use crate::secrets::SecretBox;
 use crate::tenant::{Engine, TlsMode};
 use serde::Serialize;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// The outcome of a registry backup.
@@ -30,13 +29,13 @@ pub fn registry_archive_name() -> String {
     super::store::archive_name("registry")
 }
 
-/// Writes a backup of `registry` (opened from `url`) to the archive `out`, and audits it.
+/// Writes a backup of `registry` (opened from `url`) to the archive `out`. (The platform audits
+/// it: `Platform::backup_registry`.)
 #[tracing::instrument(skip(registry, url))]
 pub async fn backup_registry(
     registry: &Registry,
     url: &str,
     out: &Path,
-    actor: &str,
 ) -> Result<RegistryBackupReport, BackupError> {
     let dir = out.parent().unwrap_or(Path::new(".")).to_owned();
     private_dir(&dir)?;
@@ -85,10 +84,6 @@ pub async fn backup_registry(
     };
     let (staged, dest, m) = (staging.path().to_owned(), out.to_owned(), manifest.clone());
     let info: ArchiveInfo = blocking(move || archive::write(&staged, &m, &dest)).await?;
-    let detail = json!({"file": out.file_name().map(|n| n.to_string_lossy()), "archiveSize": info.size, "sha256": info.sha256});
-    registry
-        .audit(actor, "registry.backup", None, detail, "ok")
-        .await?;
     Ok(RegistryBackupReport {
         path: out.to_owned(),
         archive_size: info.size,
@@ -99,15 +94,15 @@ pub async fn backup_registry(
 
 /// Replaces the registry at `url` with the backup `archive`, after verifying its checksums and
 /// that `secrets` holds the master key of its secrets. Needs `confirm`. No process may have the
-/// registry open meanwhile. The restored registry records the restore in its audit log.
+/// registry open meanwhile. Returns the manifest and the restored registry, open (the platform
+/// records the restore in its audit log: `Platform::restore_registry`).
 #[tracing::instrument(skip(url, secrets))]
 pub async fn restore_registry(
     url: &str,
     archive: &Path,
     secrets: &SecretBox,
     confirm: bool,
-    actor: &str,
-) -> Result<Manifest, BackupError> {
+) -> Result<(Manifest, Registry), BackupError> {
     if !confirm {
         return Err(BackupError::ConfirmationRequired {
             what: "the registry".into(),
@@ -134,12 +129,7 @@ pub async fn restore_registry(
         _ => dump::place_sqlite(&sqlite_path(url)?, &dump_path).await?,
     }
     let registry = Registry::open(url, secrets.clone(), CacheSettings::default()).await?;
-    let detail = json!({"file": archive.file_name().map(|n| n.to_string_lossy()), "createdAt": manifest.created_at});
-    registry
-        .audit(actor, "registry.restore", None, detail, "ok")
-        .await?;
-    registry.close().await;
-    Ok(manifest)
+    Ok((manifest, registry))
 }
 
 fn check_restorable(m: &Manifest, engine: Engine, secrets: &SecretBox) -> Result<(), BackupError> {

@@ -3,7 +3,7 @@
 
 use super::dump::{self, Target};
 use super::manifest::{BackupKind, Manifest, TenantInfo};
-use super::{archive, blocking, files, outcome, BackupError, Backups, Progress};
+use super::{archive, blocking, files, BackupError, Backups, Progress};
 use crate::registry::{RegistryError, Tenant};
 use crate::tenant::{Engine, TenantCode, TenantStatus};
 use serde::Serialize;
@@ -37,7 +37,6 @@ impl Backups {
         code: &TenantCode,
         archive: &Path,
         confirm: bool,
-        actor: &str,
         progress: Progress<'_>,
     ) -> Result<RestoreReport, BackupError> {
         if !confirm {
@@ -61,16 +60,8 @@ impl Backups {
         let manifest = unpack(archive, staging.path()).await?;
         let info = tenant_info(&manifest, code)?;
         check_fits(&tenant, &manifest, info)?;
-        let done = self
-            .replace_data(&tenant, &manifest, staging.path(), progress)
-            .await;
-        let (result, error) = outcome(&done);
-        let detail = json!({"file": file_name(archive), "from": from(info, &manifest), "into": null,
-                            "files": manifest.files.len(), "error": error});
-        self.registry
-            .audit(actor, "tenant.restore", Some(tenant.id), detail, result)
+        self.replace_data(&tenant, &manifest, staging.path(), progress)
             .await?;
-        done?;
         let tenant = self.registry.tenant(code).await?;
         Ok(RestoreReport { tenant, manifest })
     }
@@ -215,14 +206,19 @@ fn check_fits(tenant: &Tenant, manifest: &Manifest, info: &TenantInfo) -> Result
     Ok(())
 }
 
-pub(super) fn file_name(archive: &Path) -> String {
+/// The file name of `archive`, for audit rows.
+pub fn file_name(archive: &Path) -> String {
     archive
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 
-pub(super) fn from(info: &TenantInfo, manifest: &Manifest) -> serde_json::Value {
-    json!({"code": info.code, "tenantId": info.id, "createdAt": manifest.created_at,
-           "schemaVersion": info.schema_version})
+/// Where a restore's data came from, for its audit row.
+pub fn origin(manifest: &Manifest) -> serde_json::Value {
+    match &manifest.tenant {
+        Some(info) => json!({"code": info.code, "tenantId": info.id,
+                             "createdAt": manifest.created_at, "schemaVersion": info.schema_version}),
+        None => serde_json::Value::Null,
+    }
 }

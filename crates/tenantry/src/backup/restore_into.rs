@@ -3,12 +3,11 @@
 
 use super::dump::Target;
 use super::manifest::TenantInfo;
-use super::restore::{file_name, from, step, tenant_info, unpack};
-use super::{outcome, BackupError, Backups, Progress, RestoreReport};
+use super::restore::{file_name, step, tenant_info, unpack};
+use super::{BackupError, Backups, Progress, RestoreReport};
 use crate::provision::ServerAdmin;
 use crate::registry::{DataServer, NewTenant, PoolSettings, RegistryError};
 use crate::tenant::{DatabaseName, Engine, Placement, TenantCode, TenantStatus};
-use serde_json::json;
 use std::path::Path;
 
 /// The new tenant of [`Backups::restore_into`].
@@ -43,7 +42,6 @@ impl Backups {
         code: &TenantCode,
         archive: &Path,
         into: &NewTenantFrom,
-        actor: &str,
         progress: Progress<'_>,
     ) -> Result<RestoreReport, BackupError> {
         let staging = self.store.staging()?;
@@ -63,8 +61,12 @@ impl Backups {
             server: &server,
             password: self.registry.server_admin_password(server.id).await?,
         };
-        let database =
-            (into.database.clone()).unwrap_or_else(|| DatabaseName::for_tenant(new_code));
+        let database = (into.database.clone())
+            .unwrap_or_else(|| DatabaseName::for_tenant(new_code, uuid::Uuid::new_v4()));
+        let schema = new_schema(&server, info)?;
+        (self.registry)
+            .check_database_free(server.id, server.name.as_str(), &database, schema.as_ref())
+            .await?;
         let exists = admin.database_exists(&database).await;
         if exists.map_err(step("check database"))? {
             return Err(BackupError::DatabaseExists {
@@ -72,25 +74,24 @@ impl Backups {
                 server: server.name.to_string(),
             });
         }
-        let new = new_tenant(new_code, info, &server, &database, &admin, archive)?;
-        let tenant = self.registry.create_tenant(new).await?;
-        let done = self
-            .build(
-                &admin,
-                &database,
-                new_code,
-                &manifest,
-                staging.path(),
-                progress,
-            )
-            .await;
-        let (result, error) = outcome(&done);
-        let detail = json!({"file": file_name(archive), "from": from(info, &manifest),
-                            "into": new_code, "server": server.name, "error": error});
-        self.registry
-            .audit(actor, "tenant.restore", Some(tenant.id), detail, result)
-            .await?;
-        done?;
+        let new = new_tenant(
+            new_code,
+            info,
+            &server,
+            (database.clone(), schema),
+            &admin,
+            archive,
+        );
+        self.registry.create_tenant(new).await?;
+        self.build(
+            &admin,
+            &database,
+            new_code,
+            &manifest,
+            staging.path(),
+            progress,
+        )
+        .await?;
         let tenant = self.registry.tenant(new_code).await?;
         Ok(RestoreReport { tenant, manifest })
     }
@@ -108,10 +109,12 @@ impl Backups {
     ) -> Result<(), BackupError> {
         let done: Result<(), BackupError> = async {
             progress("create database");
+            self.registry.set_database_claimed(code, true).await?;
             admin
                 .create_database(database)
                 .await
                 .map_err(step("create database"))?;
+            self.registry.set_database_created(code).await?;
             let mut touched = false;
             self.load_everything(
                 code,
@@ -169,21 +172,25 @@ impl Backups {
     }
 }
 
+/// A PostgreSQL shared-placement backup keeps its schema name (in the new database).
+fn new_schema(server: &DataServer, info: &TenantInfo) -> Result<Option<DatabaseName>, BackupError> {
+    match (server.engine, &info.schema) {
+        (Engine::Postgres, Some(s)) => Ok(Some(
+            DatabaseName::parse(s).map_err(|e| BackupError::Incompatible(e.to_string()))?,
+        )),
+        _ => Ok(None),
+    }
+}
+
 fn new_tenant(
     code: &TenantCode,
     info: &TenantInfo,
     server: &DataServer,
-    database: &DatabaseName,
+    (database, schema): (DatabaseName, Option<DatabaseName>),
     admin: &ServerAdmin<'_>,
     archive: &Path,
-) -> Result<NewTenant, BackupError> {
-    let schema = match (server.engine, &info.schema) {
-        (Engine::Postgres, Some(s)) => {
-            Some(DatabaseName::parse(s).map_err(|e| BackupError::Incompatible(e.to_string()))?)
-        }
-        _ => None,
-    };
-    Ok(NewTenant {
+) -> NewTenant {
+    NewTenant {
         code: code.clone(),
         name: info.name.clone(),
         subdomain: None,
@@ -194,7 +201,7 @@ fn new_tenant(
             Placement::Dedicated
         },
         server_id: server.id,
-        database: Some(database.clone()),
+        database: Some(database),
         schema,
         username: server.admin_username.clone(),
         // Like the tenants provisioning creates: the server's login.
@@ -208,5 +215,5 @@ fn new_tenant(
             file_name(archive),
             info.code
         )),
-    })
+    }
 }

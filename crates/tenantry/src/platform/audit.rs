@@ -16,6 +16,9 @@ pub enum AuditAction {
     TenantProvision,
     #[serde(rename = "tenant.retry")]
     TenantRetry,
+    /// A start-up found the tenant's provisioning interrupted: resumed, or marked failed.
+    #[serde(rename = "tenant.recover")]
+    TenantRecover,
     #[serde(rename = "tenant.suspend")]
     TenantSuspend,
     #[serde(rename = "tenant.reactivate")]
@@ -40,6 +43,14 @@ pub enum AuditAction {
     KeysRotate,
     #[serde(rename = "fleet.migrate")]
     FleetMigrate,
+    #[serde(rename = "tenant.backup")]
+    TenantBackup,
+    #[serde(rename = "tenant.restore")]
+    TenantRestore,
+    #[serde(rename = "registry.backup")]
+    RegistryBackup,
+    #[serde(rename = "registry.restore")]
+    RegistryRestore,
 }
 
 impl AuditAction {
@@ -47,6 +58,7 @@ impl AuditAction {
         match self {
             Self::TenantProvision => "tenant.provision",
             Self::TenantRetry => "tenant.retry",
+            Self::TenantRecover => "tenant.recover",
             Self::TenantSuspend => "tenant.suspend",
             Self::TenantReactivate => "tenant.reactivate",
             Self::TenantDelete => "tenant.delete",
@@ -59,6 +71,10 @@ impl AuditAction {
             Self::OwnerSetPassword => "owner.set_password",
             Self::KeysRotate => "keys.rotate",
             Self::FleetMigrate => "fleet.migrate",
+            Self::TenantBackup => "tenant.backup",
+            Self::TenantRestore => "tenant.restore",
+            Self::RegistryBackup => "registry.backup",
+            Self::RegistryRestore => "registry.restore",
         }
     }
 }

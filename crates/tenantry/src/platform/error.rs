@@ -3,6 +3,8 @@
 //! each. No variant carries a secret.
 
 use super::credentials::CredentialError;
+use crate::backup::BackupError;
+use crate::jobs::JobKind;
 use crate::pools::PoolError;
 use crate::registry::RegistryError;
 use crate::secrets::SecretError;
@@ -17,6 +19,13 @@ pub enum PlatformError {
     NotFound { kind: &'static str, name: String },
     #[error("{what} already exists")]
     Conflict { what: String },
+    /// The database (or schema, as `field` says) belongs to another tenant, or exists on the
+    /// server without having been created for this one: one tenant per database.
+    #[error("{field}: {message}")]
+    DatabaseInUse {
+        field: &'static str,
+        message: String,
+    },
     /// A request names a data server that is not registered.
     #[error("server: no data server named {name:?} is registered")]
     UnknownServer { name: String },
@@ -77,6 +86,19 @@ pub enum PlatformError {
     /// A query on the tenant's own database failed.
     #[error("query on the tenant database failed: {0}")]
     TenantQuery(#[source] sqlx::Error),
+    /// A background job of this process still works on it (one at a time).
+    #[error("{what} is still running (job {job})")]
+    JobRunning {
+        kind: JobKind,
+        job: uuid::Uuid,
+        what: String,
+    },
+    /// Work stopped before it finished (a restart, a lost task); `reason` says what to do.
+    #[error("{what} was interrupted: {reason}")]
+    Interrupted { what: String, reason: String },
+    /// A backup or restore failed (the variant says which stage).
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     /// The operation was done, but its audit row could not be written.
     #[error("{action} was done, but writing its audit row failed: {source}")]
     Audit {
@@ -97,6 +119,9 @@ impl From<RegistryError> for PlatformError {
                 name: what,
             },
             RegistryError::Conflict(what) => Self::Conflict { what },
+            RegistryError::DatabaseInUse { field, message } => {
+                Self::DatabaseInUse { field, message }
+            }
             RegistryError::Invalid(v) => Self::Invalid(v),
             other => Self::Registry(other),
         }
@@ -110,6 +135,7 @@ impl PlatformError {
         match self {
             Self::NotFound { .. }
             | Self::Conflict { .. }
+            | Self::DatabaseInUse { .. }
             | Self::InUse { .. }
             | Self::UnknownServer { .. }
             | Self::NotExternal { .. }
@@ -118,8 +144,10 @@ impl PlatformError {
             | Self::ConfirmationRequired { .. }
             | Self::LastOwner { .. }
             | Self::AlreadyInitialised { .. }
-            | Self::WrongCredentials => true,
+            | Self::WrongCredentials
+            | Self::JobRunning { .. } => true,
             Self::Credentials(c) => c.is_refusal(),
+            Self::Backup(b) => b.is_refusal(),
             _ => false,
         }
     }

@@ -1,8 +1,9 @@
-//! Fleet operations through the platform: migrating every tenant (audited, with its summary) and
-//! drift. The work itself is [`crate::fleet`]'s.
+//! Fleet operations through the platform: migrating every tenant (audited, with its summary), in
+//! the caller's task or as a background job, and drift. The work itself is [`crate::fleet`]'s.
 
 use super::{Actor, AuditAction, Platform, PlatformError};
 use crate::fleet::{self, Drift, FleetOptions, Outcome};
+use crate::jobs::{Job, JobKind};
 use crate::tenant::TenantCode;
 use serde_json::json;
 
@@ -41,6 +42,41 @@ impl Platform {
         }
         self.audited(actor, AuditAction::FleetMigrate, None, detail, done)
             .await
+    }
+
+    /// Starts migrating the fleet as a background job (one at a time: `JobRunning` names the
+    /// running one). Each tenant's outcome is recorded on the job as `{code, outcome, …}` as it
+    /// finishes; the job's total is the number of tenants to visit.
+    pub async fn start_fleet_migration(
+        &self,
+        actor: &Actor,
+        options: FleetOptions,
+    ) -> Result<Job, PlatformError> {
+        let total = self.fleet_size(&options.only).await?;
+        let job = self
+            .jobs()
+            .start_exclusive(JobKind::FleetMigrate)
+            .map_err(|running| PlatformError::JobRunning {
+                kind: running.kind(),
+                job: running.id(),
+                what: "fleet migration".into(),
+            })?;
+        job.set_total(total);
+        let (platform, running, actor) = (self.clone(), job.clone(), actor.clone());
+        tokio::spawn(async move {
+            let record = |code: &TenantCode, outcome: &Outcome| {
+                let mut item = serde_json::to_value(outcome).unwrap_or_default();
+                item["code"] = json!(code);
+                running.record(item);
+            };
+            let done = platform.migrate_fleet(&actor, &options, record).await;
+            if let Ok(results) = &done {
+                // The fleet may have changed since the start: the total is what was visited.
+                running.set_total(results.len());
+            }
+            running.finish(done.map(|_| ()).map_err(|e| e.to_string()));
+        });
+        Ok(job)
     }
 
     /// Every tenant's recorded schema version against the binary's (registry only).

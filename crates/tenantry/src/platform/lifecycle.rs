@@ -180,10 +180,15 @@ impl Platform {
         Ok(self.registry().tenant(&t.code).await?)
     }
 
-    /// Drops our database or schema; leaves a customer's database alone. Says what was done.
+    /// Drops our database or schema; leaves a customer's database alone, and one this tenant's
+    /// provisioning never claimed (it may be another's). Says what was done.
     async fn drop_data(&self, t: &Tenant) -> Result<&'static str, PlatformError> {
         if t.placement == Placement::External {
             return Ok("detached");
+        }
+        let claim = self.registry().database_claim(&t.code).await?;
+        if !claim.claimed || claim.released {
+            return Ok("detached (its database was not created for it, so it was left alone)");
         }
         let fail = |e: &dyn std::fmt::Display| PlatformError::Delete {
             code: t.code.clone(),

@@ -6,11 +6,12 @@
 //! whatever the outcome, so no front end can forget it.
 //!
 //! One concept per file: [`actor`](Actor), [`audit`](AuditAction), [`error`](PlatformError),
-//! references ([`TenantRef`], [`ServerRef`]), provisioning, lifecycle, credentials, servers,
-//! owners, keys, fleet, stats and onboarding checks.
+//! references ([`TenantRef`], [`ServerRef`]), provisioning (admission, then a background job),
+//! lifecycle, credentials, servers, owners, keys, fleet, backups, stats and onboarding checks.
 
 mod actor;
 mod audit;
+mod backups;
 mod credentials;
 mod error;
 mod fleet;
@@ -19,34 +20,50 @@ mod lifecycle;
 mod onboarding;
 mod owners;
 mod provisioning;
+mod provisioning_jobs;
 mod refs;
 mod servers;
 mod stats;
 
 pub use actor::Actor;
 pub use audit::{AuditAction, AuditOutcome};
+pub use backups::FleetBackupResult;
 pub use credentials::{check_password, CredentialError};
 pub use error::PlatformError;
 pub use keys::Rotation;
 pub use lifecycle::DELETE_CONFIRMATION;
 pub use onboarding::OnboardCandidate;
 pub use owners::{check_owner_password, OwnerSession, MIN_OWNER_PASSWORD_LEN};
-pub use provisioning::{ProvisionRequest, Provisioned};
+pub use provisioning::{ProvisionRequest, ProvisionStarted, Provisioned};
+pub use provisioning_jobs::Recovery;
 pub use refs::{ServerRef, TenantRef};
 pub use stats::{PoolStats, TenantStats};
 
 use crate::auth::TokenSigner;
+use crate::jobs::Jobs;
 use crate::pools::PoolManager;
 use crate::registry::{AuditEntry, Registry, RegistryError, Tenant, TenantConfig, TenantFilter};
 use crate::storage::Storage;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Options of the platform's operations.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlatformSettings {
     /// Give each dedicated tenant its own least-privilege database login with a generated password
     /// instead of the server's admin login (a provisioning request may override it). Default: no.
     pub separate_db_users: bool,
+    /// The data directory: backups go to `{data_dir}/backups`. Default: `./tenantry-data`.
+    pub data_dir: PathBuf,
+}
+
+impl Default for PlatformSettings {
+    fn default() -> Self {
+        Self {
+            separate_db_users: false,
+            data_dir: PathBuf::from("./tenantry-data"),
+        }
+    }
 }
 
 /// A cheap `Clone` handle on the registry, the pool manager, the file store, the token signer and
@@ -62,6 +79,8 @@ struct Shared {
     storage: Storage,
     signer: TokenSigner,
     settings: PlatformSettings,
+    /// Provisioning and fleet jobs of this process.
+    jobs: Jobs,
 }
 
 impl Platform {
@@ -79,6 +98,7 @@ impl Platform {
                 storage,
                 signer,
                 settings,
+                jobs: Jobs::default(),
             }),
         }
     }
@@ -101,6 +121,11 @@ impl Platform {
 
     pub fn settings(&self) -> &PlatformSettings {
         &self.inner.settings
+    }
+
+    /// The background jobs of this process (provisioning, fleet migrations).
+    pub fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
     }
 
     /// The tenant named by `r` (tombstones included); `NotFound` names it as it was asked for.

@@ -1,15 +1,21 @@
-//! Provisioning and retrying tenants: server choice, input checks, the provisioner's steps, the
-//! storage directory, and one audit row whatever the outcome.
+//! Provisioning tenants: the request, its checks, and the admission (registry row) that must
+//! happen before the answer; the steps then run as a background job (see `provisioning_jobs.rs`).
+//!
+//! One tenant per database: the database (or schema) a new tenant gets is checked against the
+//! registry's claims and against the server before anything is created, so a collision is refused
+//! with nothing created or changed.
 
-use super::{Actor, AuditAction, Platform, PlatformError, ServerRef, TenantRef};
-use crate::provision::{Progress, ProvisionError, Provisioner};
+use super::{Actor, AuditAction, Platform, PlatformError, ServerRef};
+use crate::jobs::{Job, JobKind};
+use crate::provision::{exists_refusal, ServerAdmin};
 use crate::registry::{DataServer, NewTenant, PoolSettings, RegistryError, Tenant};
-use crate::secrets::{expose, generate_password};
+use crate::secrets::generate_password;
 use crate::tenant::{
     DatabaseName, Engine, HostName, InvalidValue, Placement, Subdomain, TenantCode, TenantStatus,
 };
 use secrecy::SecretString;
-use serde_json::json;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
 
 /// What a new tenant should be.
 #[derive(Debug, Clone)]
@@ -23,9 +29,9 @@ pub struct ProvisionRequest {
     /// tenant must name its server.
     pub server: Option<ServerRef>,
     pub engine: Option<Engine>,
-    /// Default: `tenant_{code}`.
+    /// Default: generated from the code, never another tenant's (see `tenant/names.rs`).
     pub database: Option<DatabaseName>,
-    /// Needed for `shared` placement on PostgreSQL.
+    /// Needed for `shared` placement, which is PostgreSQL's (one schema per tenant).
     pub schema: Option<DatabaseName>,
     /// Database login; default (not external): the server's admin login.
     pub username: Option<String>,
@@ -76,8 +82,55 @@ pub struct Provisioned {
     pub generated_admin_password: Option<SecretString>,
 }
 
+/// A provisioning (or retry) that was admitted and runs as a background job.
+pub struct ProvisionStarted {
+    /// The tenant as admitted: `provisioning`, with the last step done.
+    pub tenant: Tenant,
+    /// The job running the steps; it outlives the caller.
+    pub job: Job,
+    /// The admin password when it was generated (show it once).
+    pub generated_admin_password: Option<SecretString>,
+    pub(super) outcome: oneshot::Receiver<Result<Tenant, PlatformError>>,
+}
+
+impl ProvisionStarted {
+    /// Follows the job to its end, calling `progress` with each step's name as it is done (those
+    /// done before included), and returns the outcome.
+    pub async fn wait(self, progress: impl Fn(&str)) -> Result<Provisioned, PlatformError> {
+        let mut changes = self.job.subscribe();
+        let mut shown = 0;
+        loop {
+            let report = self.job.report(usize::MAX);
+            for step in report.steps.iter().skip(shown) {
+                progress(&step.name);
+            }
+            shown = report.steps.len();
+            if !self.job.is_running() {
+                break;
+            }
+            let _ = changes.changed().await;
+        }
+        let tenant = self
+            .outcome
+            .await
+            .map_err(|_| PlatformError::Interrupted {
+                what: format!("provisioning job {}", self.job.id()),
+                reason: "it stopped without an outcome".into(),
+            })??;
+        Ok(Provisioned {
+            tenant,
+            generated_admin_password: self.generated_admin_password,
+        })
+    }
+}
+
+/// An admitted provisioning: the registered tenant, its job, the generated admin password.
+type Admitted = (Tenant, Job, Option<SecretString>);
+
 /// The admin password to use, and the same again when it was generated (to show it once).
-fn choose_admin_password(given: Option<SecretString>) -> (SecretString, Option<SecretString>) {
+pub(super) fn choose_admin_password(
+    given: Option<SecretString>,
+) -> (SecretString, Option<SecretString>) {
     match given {
         Some(p) => (p, None),
         None => {
@@ -87,76 +140,142 @@ fn choose_admin_password(given: Option<SecretString>) -> (SecretString, Option<S
     }
 }
 
+/// The settings of one provisioning job.
+pub(super) struct JobPlan {
+    pub actor: Actor,
+    pub action: AuditAction,
+    pub kind: JobKind,
+    pub admin_password: Option<SecretString>,
+    pub migrate_external: bool,
+    pub separate_db_user: bool,
+    pub detail: Value,
+}
+
 impl Platform {
-    /// Registers the tenant (status `provisioning`) and runs every provisioning step, then
-    /// creates its storage directory. `progress` is called with each finished step's name.
+    /// Checks the request, registers the tenant (status `provisioning`) and starts a job that runs
+    /// every provisioning step and creates its storage directory. Returns once the tenant is
+    /// registered; the job outlives the caller (a dropped request stops nothing). A refusal
+    /// (bad input, a database another tenant holds or that exists already) creates nothing.
+    /// The audit row is written whatever the outcome: at once for a refusal, by the job otherwise.
     #[tracing::instrument(skip_all, fields(code = %req.code))]
     pub async fn provision(
         &self,
         actor: &Actor,
         req: ProvisionRequest,
-        progress: Progress<'_>,
-    ) -> Result<Provisioned, PlatformError> {
-        let code = req.code.clone();
-        let mut detail = json!({"after": {"code": code, "placement": req.placement}});
-        let done = self.provision_steps(req, &mut detail, progress).await;
-        // The row may exist even when a step failed (it is then `failed`); a conflict means the
-        // code belongs to another tenant, whose history this row must not join.
-        let tenant_id = match &done {
-            Ok(p) => Some(p.tenant.id),
-            Err(PlatformError::Conflict { .. }) => None,
-            Err(_) => self.registry().tenant(&code).await.ok().map(|t| t.id),
+    ) -> Result<ProvisionStarted, PlatformError> {
+        let (admitted_tx, admitted_rx) = oneshot::channel();
+        let (outcome_tx, outcome_rx) = oneshot::channel();
+        // Admission writes the registry row: it runs on a task of its own, so a caller that goes
+        // away half-way cannot leave a row without its job.
+        tokio::spawn(
+            self.clone()
+                .admit_and_run(actor.clone(), req, admitted_tx, outcome_tx),
+        );
+        let lost = || PlatformError::Interrupted {
+            what: "provisioning".into(),
+            reason: "its task stopped before the tenant was registered".into(),
         };
-        self.audited(actor, AuditAction::TenantProvision, tenant_id, detail, done)
-            .await
+        let (tenant, job, generated) = admitted_rx.await.map_err(|_| lost())??;
+        Ok(ProvisionStarted {
+            tenant,
+            job,
+            generated_admin_password: generated,
+            outcome: outcome_rx,
+        })
     }
 
-    async fn provision_steps(
+    async fn admit_and_run(
+        self,
+        actor: Actor,
+        mut req: ProvisionRequest,
+        admitted: oneshot::Sender<Result<Admitted, PlatformError>>,
+        outcome: oneshot::Sender<Result<Tenant, PlatformError>>,
+    ) {
+        let action = AuditAction::TenantProvision;
+        let mut detail = json!({"after": {"code": req.code, "placement": req.placement}});
+        let (password, generated) = choose_admin_password(req.admin_password.take());
+        let plan = JobPlan {
+            actor,
+            action,
+            kind: JobKind::Provision,
+            admin_password: Some(password),
+            migrate_external: req.migrate_external,
+            separate_db_user: req
+                .separate_db_user
+                .unwrap_or(self.settings().separate_db_users),
+            detail: Value::Null,
+        };
+        let tenant = match self.admit(req, &mut detail).await {
+            Ok(t) => t,
+            Err(e) => {
+                let refused = self.audited(&plan.actor, action, None, detail, Err(e));
+                let _ = admitted.send(refused.await);
+                return;
+            }
+        };
+        let plan = JobPlan { detail, ..plan };
+        let job = self.start_provisioning_job(&tenant, plan, outcome);
+        let _ = admitted.send(Ok((tenant, job, generated)));
+    }
+
+    /// The checks before anything is created, then the registry row (the tenant's claim on its
+    /// database).
+    async fn admit(
         &self,
         req: ProvisionRequest,
-        detail: &mut serde_json::Value,
-        progress: Progress<'_>,
-    ) -> Result<Provisioned, PlatformError> {
+        detail: &mut Value,
+    ) -> Result<Tenant, PlatformError> {
+        if self.registry().tenant(&req.code).await.is_ok() {
+            let what = format!("tenant {}", req.code);
+            return Err(PlatformError::Conflict { what });
+        }
         let server = self.placement_server(&req).await?;
         detail["after"]["server"] = json!(server.name);
-        let username = req.username.or_else(|| {
-            (req.placement != Placement::External)
-                .then(|| server.admin_username.clone())
-                .flatten()
-        });
-        let new = NewTenant {
-            code: req.code,
-            name: req.name,
-            subdomain: req.subdomain,
-            domains: req.domains,
-            placement: req.placement,
-            server_id: server.id,
-            database: req.database,
-            schema: req.schema,
-            username,
-            password: req.password,
-            status: TenantStatus::Provisioning,
-            region: req.region,
-            pool: req.pool,
-            plan: req.plan,
-            notes: req.notes,
+        let database = (req.database.clone())
+            .unwrap_or_else(|| DatabaseName::for_tenant(&req.code, uuid::Uuid::new_v4()));
+        let schema = req.schema.as_ref();
+        detail["after"]["database"] = json!(database);
+        detail["after"]["schema"] = json!(schema);
+        let name = server.name.as_str();
+        self.registry()
+            .check_database_free(server.id, name, &database, schema)
+            .await?;
+        if req.placement != Placement::External {
+            self.check_not_on_server(&server, &database, schema).await?;
+        }
+        let new = new_tenant(req, &server, database);
+        let code = self.provisioner(false).register(new).await;
+        let code = code.map_err(super::provisioning_jobs::provision_error)?;
+        let step = Some("registry row");
+        self.registry().set_provisioning_step(&code, step).await?;
+        Ok(self.registry().tenant(&code).await?)
+    }
+
+    /// Refuses a database (or schema) that is on the server already: it was not created for the
+    /// new tenant, so it may belong to anyone.
+    async fn check_not_on_server(
+        &self,
+        server: &DataServer,
+        database: &DatabaseName,
+        schema: Option<&DatabaseName>,
+    ) -> Result<(), PlatformError> {
+        let admin = ServerAdmin {
+            server,
+            password: self.registry().server_admin_password(server.id).await?,
         };
-        let (password, generated) = choose_admin_password(req.admin_password);
-        let separate = req
-            .separate_db_user
-            .unwrap_or(self.settings().separate_db_users);
-        let tenant = self
-            .provisioner(req.migrate_external)
-            .separate_db_users(separate)
-            .provision_reporting(new, expose(&password), progress)
-            .await
-            .map_err(provision_error)?;
-        self.storage().ensure_tenant_dir(tenant.id).await?;
-        progress("storage directory");
-        Ok(Provisioned {
-            tenant,
-            generated_admin_password: generated,
-        })
+        let found = match schema {
+            Some(s) => admin.schema_exists(database, s).await,
+            None => admin.database_exists(database).await,
+        };
+        let found = found.map_err(|e| PlatformError::Provision {
+            step: "check database",
+            message: e.to_string(),
+        })?;
+        if found {
+            let (field, message) = exists_refusal(server, database, schema);
+            return Err(PlatformError::DatabaseInUse { field, message });
+        }
+        Ok(())
     }
 
     /// The server a new tenant goes on, and the checks that depend on it.
@@ -184,73 +303,51 @@ impl Platform {
                     other => PlatformError::from(other),
                 })?,
         };
-        if req.placement == Placement::Shared
-            && server.engine == Engine::Postgres
-            && req.schema.is_none()
-        {
-            return Err(InvalidValue::new(
-                "schema",
-                "shared placement on PostgreSQL needs a schema",
-            )
-            .into());
-        }
+        check_schema(req, server.engine)?;
         Ok(server)
-    }
-
-    /// Runs every step again for a tenant left `provisioning` or `failed` (the admin user gets
-    /// `admin_password`, generated when `None`).
-    #[tracing::instrument(skip(self, admin_password, progress))]
-    pub async fn retry(
-        &self,
-        actor: &Actor,
-        r: &TenantRef,
-        admin_password: Option<SecretString>,
-        migrate_external: bool,
-        progress: Progress<'_>,
-    ) -> Result<Provisioned, PlatformError> {
-        let action = AuditAction::TenantRetry;
-        let before = self.target(actor, action, r).await?;
-        let detail = json!({"before": {"status": before.status}});
-        let done = async {
-            if !matches!(
-                before.status,
-                TenantStatus::Provisioning | TenantStatus::Failed
-            ) {
-                return Err(PlatformError::WrongStatus {
-                    code: before.code.clone(),
-                    status: before.status,
-                    action: "retry",
-                    needs: "provisioning or failed",
-                });
-            }
-            let (password, generated) = choose_admin_password(admin_password);
-            let tenant = self
-                .provisioner(migrate_external)
-                .finish_reporting(&before.code, expose(&password), progress)
-                .await
-                .map_err(provision_error)?;
-            self.storage().ensure_tenant_dir(tenant.id).await?;
-            progress("storage directory");
-            Ok(Provisioned {
-                tenant,
-                generated_admin_password: generated,
-            })
-        }
-        .await;
-        self.audited(actor, action, Some(before.id), detail, done)
-            .await
-    }
-
-    fn provisioner(&self, migrate_external: bool) -> Provisioner {
-        Provisioner::new(self.registry().clone(), self.pools().clone())
-            .migrate_external(migrate_external)
-            .separate_db_users(self.settings().separate_db_users)
     }
 }
 
-fn provision_error(e: ProvisionError) -> PlatformError {
-    match e {
-        ProvisionError::Registry(r) => r.into(),
-        ProvisionError::Step { step, message } => PlatformError::Provision { step, message },
+/// The registry row of an admitted request (the server's login unless one is given, for ours).
+fn new_tenant(req: ProvisionRequest, server: &DataServer, database: DatabaseName) -> NewTenant {
+    let username = req.username.or_else(|| {
+        (req.placement != Placement::External)
+            .then(|| server.admin_username.clone())
+            .flatten()
+    });
+    NewTenant {
+        code: req.code,
+        name: req.name,
+        subdomain: req.subdomain,
+        domains: req.domains,
+        placement: req.placement,
+        server_id: server.id,
+        database: Some(database),
+        schema: req.schema,
+        username,
+        password: req.password,
+        status: TenantStatus::Provisioning,
+        region: req.region,
+        pool: req.pool,
+        plan: req.plan,
+        notes: req.notes,
     }
+}
+
+/// Schemas are PostgreSQL's: `shared` placement needs one there, and no other engine takes one
+/// (a MySQL "schema" is a database, an SQLite tenant a file: a second tenant would share it).
+fn check_schema(req: &ProvisionRequest, engine: Engine) -> Result<(), InvalidValue> {
+    let why = match (engine, req.placement, &req.schema) {
+        (Engine::Postgres, Placement::Shared, None) => {
+            "shared placement on PostgreSQL needs a schema"
+        }
+        (Engine::Postgres, _, _) => return Ok(()),
+        (_, Placement::Shared, _) => {
+            "shared placement (a schema per tenant in one database) is PostgreSQL's; on this \
+             server's engine a tenant gets a database of its own: use dedicated"
+        }
+        (_, _, Some(_)) => "schemas are PostgreSQL's; leave the schema out on this engine",
+        _ => return Ok(()),
+    };
+    Err(InvalidValue::new("schema", why))
 }

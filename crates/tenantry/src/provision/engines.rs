@@ -80,6 +80,58 @@ impl ServerAdmin<'_> {
         }
     }
 
+    /// Whether `schema` exists in `database` (PostgreSQL; `false` when the database does not).
+    pub async fn schema_exists(
+        &self,
+        database: &DatabaseName,
+        schema: &DatabaseName,
+    ) -> Result<bool, sqlx::Error> {
+        if self.server.engine != Engine::Postgres {
+            let why = "schemas in a shared database are a PostgreSQL placement";
+            return Err(sqlx::Error::Configuration(why.into()));
+        }
+        if !self.database_exists(database).await? {
+            return Ok(false);
+        }
+        let mut conn = self.connect(database.as_str()).await?;
+        let q = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = $1";
+        let n: i64 = sqlx::query_scalar(q)
+            .bind(schema.as_str())
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Whether `database` (or only `schema` in it) holds no table, view or sequence: what a
+    /// crash right after `CREATE DATABASE` leaves behind.
+    pub async fn is_empty(
+        &self,
+        database: &DatabaseName,
+        schema: Option<&DatabaseName>,
+    ) -> Result<bool, sqlx::Error> {
+        let mut conn = self.connect(database.as_str()).await?;
+        let count = match (self.server.engine, schema) {
+            (Engine::Postgres, Some(s)) => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1",
+            )
+            .bind(s.as_str()),
+            (Engine::Postgres, None) => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                 AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'",
+            ),
+            (Engine::Mysql, _) => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?",
+            )
+            .bind(database.as_str()),
+            (Engine::Sqlite, _) => sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master"),
+        };
+        let n: i64 = count.fetch_one(&mut conn).await?;
+        let _ = conn.close().await;
+        Ok(n == 0)
+    }
+
     /// Creates the database unless it exists (idempotent).
     pub async fn create_database(&self, name: &DatabaseName) -> Result<(), sqlx::Error> {
         match self.server.engine {

@@ -1,23 +1,30 @@
 //! Provisioning: registry row `provisioning` → database → migrate → admin user → `active`.
 //!
 //! Every step is idempotent, so a retry after a crash or a failure finishes the job; a tenant only
-//! becomes `active` once all steps are done. A failed step marks the tenant `failed` with the step
-//! and reason.
+//! becomes `active` once all steps are done. Each step done is recorded in the registry
+//! (`provisioning_step`), so an interrupted tenant shows where it stopped. A failed step marks the
+//! tenant `failed` with the step and reason. A tenant's database is never one it did not create
+//! (see [`database`]).
 
+mod database;
 mod engines;
 
+pub(crate) use database::exists_refusal;
 pub use engines::ServerAdmin;
 
 use crate::db::{EngineConnection, SqlValue};
 use crate::onboard::{self, OnboardTarget};
 use crate::pools::PoolManager;
-use crate::registry::{NewTenant, Registry, RegistryError, Tenant};
-use crate::tenant::{DatabaseName, Placement, TenantCode, TenantStatus};
+use crate::registry::{NewTenant, Registry, RegistryError, Tenant, TenantConfig};
+use crate::tenant::{Placement, TenantCode, TenantStatus};
 use crate::{auth, db, migrate};
 use std::time::Duration;
 
 /// Longest provisioning waits to connect to a new tenant database.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The step after which a tenant's admin user exists: from there on, finishing needs no password.
+pub const ADMIN_USER_STEP: &str = "admin user";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -26,6 +33,12 @@ pub enum ProvisionError {
     Registry(#[from] RegistryError),
     #[error("step {step} failed: {message}")]
     Step { step: &'static str, message: String },
+    /// The tenant's database (or schema, as `field` says) exists but was not created for it.
+    #[error("{field}: {message}")]
+    DatabaseInUse {
+        field: &'static str,
+        message: String,
+    },
 }
 
 fn step<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> ProvisionError {
@@ -88,15 +101,22 @@ impl Provisioner {
     /// output, and for tests that kill a provisioning process between steps).
     pub async fn provision_reporting(
         &self,
-        mut new: NewTenant,
+        new: NewTenant,
         admin_password: &str,
         done: Progress<'_>,
     ) -> Result<Tenant, ProvisionError> {
+        let code = self.register(new).await?;
+        self.step_done(&code, "registry row", done).await?;
+        self.finish_reporting(&code, admin_password, done).await
+    }
+
+    /// Creates the registry row of a new tenant (status `provisioning`); its claim on its database
+    /// is checked there (one tenant per database).
+    pub async fn register(&self, mut new: NewTenant) -> Result<TenantCode, ProvisionError> {
         new.status = TenantStatus::Provisioning;
         let code = new.code.clone();
         self.registry.create_tenant(new).await?;
-        done("registry row");
-        self.finish_reporting(&code, admin_password, done).await
+        Ok(code)
     }
 
     /// Runs (again) every step of a tenant in `provisioning` or `failed`.
@@ -115,11 +135,31 @@ impl Provisioner {
         admin_password: &str,
         done: Progress<'_>,
     ) -> Result<Tenant, ProvisionError> {
+        self.run(code, Some(admin_password), done).await
+    }
+
+    /// Finishes a tenant whose admin user exists already (its provisioning was interrupted after
+    /// [`ADMIN_USER_STEP`]): the other steps run again, the admin user is left as it is.
+    pub async fn resume_reporting(
+        &self,
+        code: &TenantCode,
+        done: Progress<'_>,
+    ) -> Result<Tenant, ProvisionError> {
+        self.run(code, None, done).await
+    }
+
+    async fn run(
+        &self,
+        code: &TenantCode,
+        admin_password: Option<&str>,
+        done: Progress<'_>,
+    ) -> Result<Tenant, ProvisionError> {
         match self.run_steps(code, admin_password, done).await {
             Ok(()) => {
                 self.registry
                     .set_status(code, TenantStatus::Active, None)
                     .await?;
+                self.registry.set_provisioning_step(code, None).await?;
                 done("active");
                 Ok(self.registry.tenant(code).await?)
             }
@@ -134,48 +174,29 @@ impl Provisioner {
         }
     }
 
+    /// Records `step` as done (in the registry, then to `done`).
+    async fn step_done(
+        &self,
+        code: &TenantCode,
+        step: &'static str,
+        done: Progress<'_>,
+    ) -> Result<(), ProvisionError> {
+        self.registry
+            .set_provisioning_step(code, Some(step))
+            .await?;
+        done(step);
+        Ok(())
+    }
+
     async fn run_steps(
         &self,
         code: &TenantCode,
-        admin_password: &str,
+        admin_password: Option<&str>,
         done: Progress<'_>,
     ) -> Result<(), ProvisionError> {
         let tenant = self.registry.tenant(code).await?;
         if tenant.placement != Placement::External {
-            let server = self.registry.server(tenant.server_id).await?;
-            let admin = ServerAdmin {
-                server: &server,
-                password: self.registry.server_admin_password(server.id).await?,
-            };
-            let database = tenant.database.clone();
-            admin
-                .create_database(&database)
-                .await
-                .map_err(step("create database"))?;
-            done("create database");
-            let own_user = self.separate_db_users
-                && tenant.placement == Placement::Dedicated
-                && server.engine != crate::tenant::Engine::Sqlite;
-            if own_user {
-                let name: String = format!("u_{database}").chars().take(63).collect();
-                let user = DatabaseName::parse(&name).map_err(step("database user"))?;
-                let password = crate::secrets::generate_password();
-                admin
-                    .create_tenant_user(&database, &user, &password)
-                    .await
-                    .map_err(step("database user"))?;
-                self.registry
-                    .set_tenant_credentials(code, user.as_str(), &password)
-                    .await?;
-                done("database user");
-            }
-            if let Some(schema) = &tenant.schema {
-                admin
-                    .create_schema(&database, schema)
-                    .await
-                    .map_err(step("create schema"))?;
-                done("create schema");
-            }
+            self.database_steps(&tenant, done).await?;
         }
         let config = self
             .registry
@@ -183,24 +204,8 @@ impl Provisioner {
             .await?
             .ok_or_else(|| RegistryError::NotFound(format!("tenant {code}")))?;
         if tenant.placement == Placement::External {
-            let report = onboard::check(OnboardTarget {
-                source: &config.source,
-                ddl_required: self.migrate_external,
-            })
-            .await;
-            if !report.ok() {
-                let failed: Vec<String> = report
-                    .checks
-                    .iter()
-                    .filter(|c| c.status == onboard::CheckStatus::Failed)
-                    .map(|c| format!("{}: {}", c.name, c.message))
-                    .collect();
-                return Err(ProvisionError::Step {
-                    step: "onboard",
-                    message: failed.join("; "),
-                });
-            }
-            done("onboard");
+            self.onboard(&config).await?;
+            self.step_done(code, "onboard", done).await?;
         }
         // Migrations and the admin user run on a connection of their own: no statement timeout,
         // and nothing enters (or evicts from) the tenants' pools.
@@ -210,48 +215,103 @@ impl Provisioner {
         let mut conn = EngineConnection::connect(&config.source, purpose, CONNECT_TIMEOUT)
             .await
             .map_err(step("connect"))?;
-        let engine = conn.engine();
-        let version = if tenant.placement == Placement::External && !self.migrate_external {
+        self.migrate(&tenant, &mut conn).await?;
+        self.step_done(code, "migrate", done).await?;
+        admin_user(&mut conn, admin_password)
+            .await
+            .map_err(step(ADMIN_USER_STEP))?;
+        let _ = conn.close().await;
+        self.step_done(code, ADMIN_USER_STEP, done).await?;
+        Ok(())
+    }
+
+    /// An external tenant's database must pass the onboarding checks.
+    async fn onboard(&self, config: &TenantConfig) -> Result<(), ProvisionError> {
+        let report = onboard::check(OnboardTarget {
+            source: &config.source,
+            ddl_required: self.migrate_external,
+        })
+        .await;
+        if report.ok() {
+            return Ok(());
+        }
+        let failed: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == onboard::CheckStatus::Failed)
+            .map(|c| format!("{}: {}", c.name, c.message))
+            .collect();
+        Err(ProvisionError::Step {
+            step: "onboard",
+            message: failed.join("; "),
+        })
+    }
+
+    /// Migrates the tenant's schema (or, for a customer's schema we do not manage, records it).
+    async fn migrate(
+        &self,
+        tenant: &Tenant,
+        conn: &mut EngineConnection,
+    ) -> Result<(), ProvisionError> {
+        let code = &tenant.code;
+        let external = tenant.placement == Placement::External;
+        let version = if external && !self.migrate_external {
             // Onboarding proved the customer's schema is current; we only record it.
-            migrate::applied_version(&mut conn)
+            migrate::applied_version(conn)
                 .await
                 .map_err(step("migrate"))?
                 .unwrap_or(0)
         } else {
-            migrate::migrate_tenant(&mut conn)
+            migrate::migrate_tenant(conn)
                 .await
                 .map_err(step("migrate"))?
         };
-        let managed = tenant.placement != Placement::External || self.migrate_external;
-        let checksum = managed.then(|| migrate::fingerprint(engine, version));
+        let managed = !external || self.migrate_external;
+        let checksum = managed.then(|| migrate::fingerprint(conn.engine(), version));
         self.registry
             .set_schema_state(code, version, checksum.as_deref())
             .await?;
-        if tenant.placement == Placement::External {
+        if external {
             self.registry.set_schema_managed(code, managed).await?;
         }
-        done("migrate");
-        // Created, or (on a retry, whose caller never saw the first password) given this password.
-        let created = ensure_user(&mut conn, "admin", "Administrator", "admin", admin_password)
-            .await
-            .map_err(step("admin user"))?;
-        if !created {
-            let hash = auth::hash_password(admin_password);
-            conn.execute(
-                "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
-                &[
-                    SqlValue::Text(hash),
-                    SqlValue::Time(chrono::Utc::now()),
-                    SqlValue::Text("admin".into()),
-                ],
-            )
-            .await
-            .map_err(step("admin user"))?;
-        }
-        let _ = conn.close().await;
-        done("admin user");
         Ok(())
     }
+}
+
+/// The tenant's `admin` user: created with `password`, or (on a retry, whose caller never saw the
+/// first password) given it. Without a password (a resume), it must exist already.
+async fn admin_user(conn: &mut EngineConnection, password: Option<&str>) -> Result<(), String> {
+    let Some(password) = password else {
+        let q = "SELECT COUNT(*) FROM users WHERE username = ?";
+        let n = conn
+            .fetch_i64(q, &[SqlValue::Text("admin".into())])
+            .await
+            .map_err(|e| e.to_string())?;
+        return match n {
+            0 => Err(
+                "the admin user was never created: retry the tenant, which sets a new \
+                      admin password"
+                    .into(),
+            ),
+            _ => Ok(()),
+        };
+    };
+    let created = ensure_user(conn, "admin", "Administrator", "admin", password)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !created {
+        conn.execute(
+            "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
+            &[
+                SqlValue::Text(auth::hash_password(password)),
+                SqlValue::Time(chrono::Utc::now()),
+                SqlValue::Text("admin".into()),
+            ],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Creates a tenant user unless one of that name exists (idempotent). Returns whether it was created.
@@ -294,5 +354,5 @@ pub async fn ensure_user(
 fn _send_check(p: &Provisioner, code: &TenantCode) {
     fn is_send<T: Send>(_: T) {}
     is_send(p.finish(code, "x"));
-    is_send(p.run_steps(code, "x", &|_| {}));
+    is_send(p.resume_reporting(code, &|_| {}));
 }

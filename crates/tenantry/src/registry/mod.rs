@@ -6,6 +6,7 @@
 
 mod audit;
 mod cache;
+mod claims;
 mod keys;
 mod owners;
 mod servers;
@@ -14,6 +15,7 @@ mod tenants;
 
 pub use audit::AuditEntry;
 pub use cache::CacheSettings;
+pub use claims::DatabaseClaim;
 pub use owners::Owner;
 pub use servers::{DataServer, NewServer};
 pub use tenants::{
@@ -48,6 +50,12 @@ pub enum RegistryError {
     Invalid(#[from] InvalidValue),
     #[error("{0} already exists")]
     Conflict(String),
+    /// Another tenant holds this database (or schema): one tenant per database.
+    #[error("{field}: {message}")]
+    DatabaseInUse {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0} not found")]
     NotFound(String),
 }

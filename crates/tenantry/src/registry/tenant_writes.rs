@@ -1,6 +1,7 @@
 //! Tenant writes: creation, updates, status changes, credentials. Every write drops the cached
 //! config, so the router sees it on the next request.
 
+use super::claims::in_use;
 use super::tenants::{password_context, NewTenant, Tenant, TenantUpdate};
 use super::{conflict, Registry, RegistryError, Result};
 use crate::db;
@@ -19,12 +20,27 @@ impl Registry {
         let now = db::now();
         let database = new
             .database
-            .unwrap_or_else(|| DatabaseName::for_tenant(&new.code));
+            .unwrap_or_else(|| DatabaseName::for_tenant(&new.code, id));
         let password = new.password.as_ref().map(|p| {
             self.secrets()
                 .encrypt(crate::secrets::expose(p), &password_context(id))
         });
         let mut tx = self.pool().begin().await?;
+        // Taken first, this write lock on the server row serializes tenant creation per server:
+        // the claim check below and the insert see the same rows.
+        sqlx::query(&self.sql("UPDATE data_servers SET updated_at = updated_at WHERE id = ?"))
+            .bind(server.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let schema = new.schema.as_ref();
+        if let Some((holder, holder_schema)) = self
+            .claim_holder(&mut tx, server.id, &database, schema)
+            .await?
+        {
+            let name = server.name.as_str();
+            let hs = holder_schema.as_deref();
+            return Err(in_use(name, &database, schema, &holder, hs));
+        }
         sqlx::query(&self.sql(
             "INSERT INTO tenants (id, code, name, subdomain, status, placement, engine, server_id, \
              database_name, schema_name, username, password_enc, hosting, region, max_connections, \
@@ -54,7 +70,12 @@ impl Registry {
         .bind(&now)
         .execute(&mut *tx)
         .await
-        .map_err(|e| conflict(e, format!("tenant {} (code or subdomain)", new.code)))?;
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.message().contains("tenants_one_per_database") => {
+                in_use(server.name.as_str(), &database, schema, "another tenant", None)
+            }
+            _ => conflict(e, format!("tenant {} (code or subdomain)", new.code)),
+        })?;
         for domain in &new.domains {
             sqlx::query(&self.sql(
                 "INSERT INTO tenant_domains (domain, tenant_id, created_at) VALUES (?, ?, ?)",
@@ -181,15 +202,18 @@ impl Registry {
     }
 
     /// Turns a tenant into a tombstone: status `deleted`, `deleted_at` set, credentials erased;
-    /// `removed` (kept as the status reason) records what was removed with it.
+    /// `removed` (kept as the status reason) records what was removed with it. Called once its
+    /// database is dropped or detached, so the tombstone gives up its claim on the database.
     pub async fn mark_deleted(&self, code: &TenantCode, removed: &str) -> Result<()> {
         let now = db::now();
         self.update_columns(
             code,
-            "status = ?, status_reason = ?, password_enc = NULL, deleted_at = ?",
+            "status = ?, status_reason = ?, password_enc = NULL, deleted_at = ?, \
+             database_released_at = ?, provisioning_step = NULL",
             vec![
                 Some(TenantStatus::Deleted.as_str().to_owned()),
                 Some(removed.to_owned()),
+                Some(now.clone()),
                 Some(now),
             ],
         )
@@ -234,7 +258,7 @@ impl Registry {
 
     /// Updates `assignments` (a `col = ?, …` list written in this module, never from input) with
     /// text values, bumps `updated_at`, and invalidates the cached config.
-    async fn update_columns(
+    pub(super) async fn update_columns(
         &self,
         code: &TenantCode,
         assignments: &str,

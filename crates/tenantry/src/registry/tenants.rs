@@ -68,6 +68,9 @@ pub struct Tenant {
     /// Whether tenantry migrates this tenant's schema. Customer-hosted databases are managed by
     /// their owner unless they opted in at onboarding.
     pub schema_managed: bool,
+    /// The last provisioning step done, while the tenant is `provisioning` (or where a `failed`
+    /// one stopped).
+    pub provisioning_step: Option<String>,
     pub plan: String,
     pub notes: Option<String>,
     pub created_at: String,
@@ -187,7 +190,7 @@ const TENANT_SELECT: &str = "SELECT t.id, t.code, t.name, t.subdomain, t.status,
     t.username, t.password_enc, t.hosting, t.region, t.max_connections, t.acquire_timeout_ms, \
     t.statement_timeout_ms, t.schema_version, t.plan, t.notes, t.created_at, t.updated_at, \
     s.host, s.port, s.tls_mode, s.max_connections AS server_max_connections, \
-    t.schema_checksum, t.schema_managed \
+    t.schema_checksum, t.schema_managed, t.provisioning_step \
     FROM tenants t JOIN data_servers s ON s.id = t.server_id";
 
 fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
@@ -219,6 +222,7 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
         schema_version: row.try_get("schema_version")?,
         schema_checksum: row.try_get("schema_checksum")?,
         schema_managed: row.try_get::<i64, _>("schema_managed")? != 0,
+        provisioning_step: row.try_get("provisioning_step")?,
         plan: text("plan")?,
         notes: row.try_get("notes")?,
         created_at: text("created_at")?,

@@ -1,6 +1,6 @@
 // Tenant lifecycle dialogs: create, suspend, reactivate, delete. Each calls `done(tenant)` on success.
 
-import { api, describe } from './api.js';
+import { api, ApiError, describe } from './api.js';
 import { h, toast } from './dom.js';
 import { choice, field, formDialog, secretDialog } from './dialog.js';
 
@@ -27,7 +27,12 @@ export async function createTenant(done) {
     fields: createFields(servers),
     submit: async (form) => {
       const answer = await api('POST', '/api/admin/tenants', createBody(form));
-      const t = answer.tenant;
+      const job = await finished(answer.job, form.querySelector('[data-role=submit]'));
+      const t = await api('GET', path(answer.tenant));
+      if (job.status !== 'succeeded') {
+        done(t);
+        throw new ApiError(502, 'provisioning_failed', job.error || `tenant ${t.code} is ${t.status}`);
+      }
       if (answer.adminPassword) {
         secretDialog({ id: 'admin-password', title: `Tenant ${t.code} is ${t.status}`,
           intro: `Sign in to ${t.code} as user "admin" with this password:`, secret: answer.adminPassword });
@@ -37,6 +42,17 @@ export async function createTenant(done) {
       done(t);
     },
   });
+}
+
+/** Polls a provisioning job until it has finished (it runs on the server whatever happens here),
+ * showing its last step on `button`; resolves to the job's report. */
+async function finished(id, button) {
+  for (;;) {
+    const job = await api('GET', `/api/admin/jobs/${encodeURIComponent(id)}`);
+    if (job.status !== 'running') return job;
+    if (button && job.step) button.textContent = `Provisioning… (${job.step} done)`;
+    await new Promise((resolve) => { setTimeout(resolve, 250); });
+  }
 }
 
 /** The form of "New tenant"; fields that do not apply to the chosen placement or server are hidden. */
