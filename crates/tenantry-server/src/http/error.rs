@@ -59,6 +59,8 @@ pub fn platform_error(e: PlatformError) -> ApiError {
         E::LastOwner { .. } => answer(StatusCode::CONFLICT, "last_owner"),
         E::AlreadyInitialised { .. } => answer(StatusCode::CONFLICT, "already_initialised"),
         E::WrongCredentials => ApiError::unauthorized(message),
+        E::Forbidden { .. } => answer(StatusCode::FORBIDDEN, "forbidden"),
+        E::LastAdmin { .. } => answer(StatusCode::CONFLICT, "last_admin"),
         E::Credentials(c) => credential_error(c),
         E::Storage(s) => storage_error(s),
         E::Unavailable(p) => p.into(),

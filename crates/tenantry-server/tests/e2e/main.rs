@@ -26,3 +26,4 @@ mod provision_kill;
 mod registry;
 mod status;
 mod typed;
+mod users;

@@ -40,6 +40,16 @@ pub enum AuditAction {
     KeysRotate,
     #[serde(rename = "fleet.migrate")]
     FleetMigrate,
+    #[serde(rename = "user.create")]
+    UserCreate,
+    #[serde(rename = "user.update")]
+    UserUpdate,
+    #[serde(rename = "user.disable")]
+    UserDisable,
+    #[serde(rename = "user.enable")]
+    UserEnable,
+    #[serde(rename = "user.reset_password")]
+    UserResetPassword,
 }
 
 impl AuditAction {
@@ -59,6 +69,11 @@ impl AuditAction {
             Self::OwnerSetPassword => "owner.set_password",
             Self::KeysRotate => "keys.rotate",
             Self::FleetMigrate => "fleet.migrate",
+            Self::UserCreate => "user.create",
+            Self::UserUpdate => "user.update",
+            Self::UserDisable => "user.disable",
+            Self::UserEnable => "user.enable",
+            Self::UserResetPassword => "user.reset_password",
         }
     }
 }
@@ -122,6 +137,9 @@ impl Platform {
         result: Result<T, PlatformError>,
     ) -> Result<T, PlatformError> {
         let outcome = AuditOutcome::of(&result);
+        self.inner
+            .counters
+            .operation(action.as_str(), outcome.as_str());
         if let (Err(e), Some(obj)) = (&result, detail.as_object_mut()) {
             obj.insert("error".into(), Value::String(e.to_string()));
         }
@@ -161,6 +179,7 @@ mod tests {
             AuditAction::ServerAdd,
             AuditAction::OwnerSetPassword,
             AuditAction::KeysRotate,
+            AuditAction::UserResetPassword,
         ] {
             assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
         }

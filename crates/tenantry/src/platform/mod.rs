@@ -11,6 +11,7 @@
 
 mod actor;
 mod audit;
+mod counters;
 mod credentials;
 mod error;
 mod fleet;
@@ -22,9 +23,11 @@ mod provisioning;
 mod refs;
 mod servers;
 mod stats;
+mod users;
 
 pub use actor::Actor;
 pub use audit::{AuditAction, AuditOutcome};
+pub use counters::CounterSnapshot;
 pub use credentials::{check_password, CredentialError};
 pub use error::PlatformError;
 pub use keys::Rotation;
@@ -34,19 +37,36 @@ pub use owners::{check_owner_password, OwnerSession, MIN_OWNER_PASSWORD_LEN};
 pub use provisioning::{ProvisionRequest, Provisioned};
 pub use refs::{ServerRef, TenantRef};
 pub use stats::{PoolStats, TenantStats};
+pub use users::{check_user_password, NewUser, UserSession, UserUpdate, MIN_USER_PASSWORD_LEN};
 
 use crate::auth::TokenSigner;
 use crate::pools::PoolManager;
 use crate::registry::{AuditEntry, Registry, RegistryError, Tenant, TenantConfig, TenantFilter};
 use crate::storage::Storage;
+use crate::users::UserStatusCache;
+use counters::Counters;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Options of the platform's operations.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlatformSettings {
     /// Give each dedicated tenant its own least-privilege database login with a generated password
     /// instead of the server's admin login (a provisioning request may override it). Default: no.
     pub separate_db_users: bool,
+    /// How long the router trusts a tenant user's cached status (disabled, role, password) before
+    /// reading it again. Changes made through this platform apply at once in this process; other
+    /// processes see them within this bound. Default: 10 s.
+    pub user_status_ttl: Duration,
+}
+
+impl Default for PlatformSettings {
+    fn default() -> Self {
+        Self {
+            separate_db_users: false,
+            user_status_ttl: Duration::from_secs(10),
+        }
+    }
 }
 
 /// A cheap `Clone` handle on the registry, the pool manager, the file store, the token signer and
@@ -62,6 +82,11 @@ struct Shared {
     storage: Storage,
     signer: TokenSigner,
     settings: PlatformSettings,
+    /// Tenant users' statuses, shared with the router (which reads them on every tenant-user
+    /// request) and invalidated by the user operations.
+    user_status: UserStatusCache,
+    /// What the platform did since start, for metrics.
+    counters: Counters,
 }
 
 impl Platform {
@@ -78,7 +103,9 @@ impl Platform {
                 pools,
                 storage,
                 signer,
+                user_status: UserStatusCache::new(settings.user_status_ttl),
                 settings,
+                counters: Counters::default(),
             }),
         }
     }
@@ -101,6 +128,16 @@ impl Platform {
 
     pub fn settings(&self) -> &PlatformSettings {
         &self.inner.settings
+    }
+
+    /// The tenant-user status cache the router checks tokens against (see [`crate::users::status`]).
+    pub fn user_status(&self) -> &UserStatusCache {
+        &self.inner.user_status
+    }
+
+    /// Operations by action and outcome, and fleet-migration outcomes, since start.
+    pub fn counters(&self) -> CounterSnapshot {
+        self.inner.counters.snapshot()
     }
 
     /// The tenant named by `r` (tombstones included); `NotFound` names it as it was asked for.

@@ -2,10 +2,13 @@
 
 use super::{ApiError, Resolved};
 use crate::auth::{Claims, TokenKind};
+use crate::platform::{Actor, TenantRef};
 use crate::pools::TenantConnection;
 use crate::registry::TenantConfig;
+use crate::users::{statements, Role, UserStatus};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use std::sync::Arc;
 
 fn resolved(parts: &Parts) -> Result<&Resolved, ApiError> {
@@ -30,22 +33,96 @@ impl<S: Send + Sync> FromRequestParts<S> for Tenant {
     }
 }
 
-/// A verified tenant-user token issued for this very tenant; 401 without one.
+/// A verified tenant-user token issued for this very tenant, whose user still exists, is enabled
+/// and has the password the token was issued under; 401 otherwise.
 #[derive(Clone)]
 pub struct TenantUser(pub Arc<Claims>);
+
+/// The status a request's token was checked against (so `TenantAdmin` after `TenantUser` does not
+/// check twice).
+#[derive(Clone)]
+struct Checked(UserStatus);
 
 impl<S: Send + Sync> FromRequestParts<S> for TenantUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let r = resolved(parts)?;
-        match &r.claims {
+        let claims = match &r.claims {
             // The layer already refused tokens of other tenants.
             Some(c) if c.kind == TokenKind::Tenant && c.tid == Some(r.config.tenant.id) => {
-                Ok(TenantUser(c.clone()))
+                c.clone()
             }
-            Some(_) => Err(ApiError::unauthorized("a tenant user's token is required")),
-            None => Err(ApiError::unauthorized("missing bearer token")),
+            Some(_) => return Err(ApiError::unauthorized("a tenant user's token is required")),
+            None => return Err(ApiError::unauthorized("missing bearer token")),
+        };
+        if parts.extensions.get::<Checked>().is_none() {
+            let status = current_status(r, &claims).await?;
+            parts.extensions.insert(Checked(status));
         }
+        Ok(TenantUser(claims))
+    }
+}
+
+/// The user's status now: from the cache when warm, else read from the tenant database (and
+/// cached). A token of a user who is gone, disabled, or has a new password is refused.
+async fn current_status(r: &Resolved, claims: &Claims) -> Result<UserStatus, ApiError> {
+    let stale = || ApiError::unauthorized("this token is no longer valid; sign in again");
+    let user: i64 = claims.sub.parse().map_err(|_| stale())?;
+    let tenant = r.config.tenant.id;
+    let status = match r.users.get(tenant, user) {
+        Some(s) => s,
+        None => {
+            let mut conn = r.pools.acquire(&r.config).await?;
+            let found = statements::status(&mut conn, user).await?;
+            let s = found.ok_or_else(stale)?;
+            r.users.put(tenant, user, s.clone());
+            s
+        }
+    };
+    let same_password = claims.pwv.as_deref() == Some(status.password_version.as_str());
+    if status.disabled || !same_password {
+        return Err(stale());
+    }
+    Ok(status)
+}
+
+/// A [`TenantUser`] whose role is `admin` now (the role read with the status, not the token's
+/// claim, so a demotion takes effect as a disabling does); 403 `forbidden` for other users.
+#[derive(Clone)]
+pub struct TenantAdmin {
+    pub claims: Arc<Claims>,
+    pub tenant: Arc<TenantConfig>,
+}
+
+impl TenantAdmin {
+    /// The admin as the actor of platform operations.
+    pub fn actor(&self) -> Actor {
+        Actor::TenantUser {
+            tenant: self.tenant.tenant.code.clone(),
+            username: self.claims.name.clone(),
+        }
+    }
+
+    /// The admin's own tenant: the only one whose users they manage.
+    pub fn tenant_ref(&self) -> TenantRef {
+        TenantRef::Id(self.tenant.tenant.id)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TenantAdmin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let TenantUser(claims) = TenantUser::from_request_parts(parts, state).await?;
+        let admin = parts
+            .extensions
+            .get::<Checked>()
+            .is_some_and(|c| c.0.role == Role::Admin.as_str());
+        if !admin {
+            let why = "this needs a tenant user with the admin role";
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", why));
+        }
+        let tenant = resolved(parts)?.config.clone();
+        Ok(TenantAdmin { claims, tenant })
     }
 }
 
