@@ -18,6 +18,7 @@ mod fleet;
 mod fleet_api;
 mod isolation;
 mod keys;
+mod observe;
 mod onboard;
 mod owners;
 mod pools;
