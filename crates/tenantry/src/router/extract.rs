@@ -43,6 +43,19 @@ pub struct TenantUser(pub Arc<Claims>);
 #[derive(Clone)]
 struct Checked(UserStatus);
 
+/// The connection a status check took from the pool on a cache miss: the handler's `TenantDb`
+/// takes it instead of checking out a second one (and if no extractor does, it goes back to the
+/// pool when the request's parts are dropped, before the handler runs).
+#[derive(Clone)]
+struct Spare(Arc<std::sync::Mutex<Option<TenantConnection>>>);
+
+/// The spare connection of this request, if the status check left one.
+fn take_spare(parts: &mut Parts) -> Option<TenantConnection> {
+    let spare = parts.extensions.remove::<Spare>()?;
+    let taken = spare.0.lock().ok()?.take();
+    taken
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for TenantUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
@@ -56,34 +69,43 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantUser {
             None => return Err(ApiError::unauthorized("missing bearer token")),
         };
         if parts.extensions.get::<Checked>().is_none() {
-            let status = current_status(r, &claims).await?;
+            let (status, spare) = current_status(r, &claims).await?;
             parts.extensions.insert(Checked(status));
+            if let Some(conn) = spare {
+                parts
+                    .extensions
+                    .insert(Spare(Arc::new(std::sync::Mutex::new(Some(conn)))));
+            }
         }
         Ok(TenantUser(claims))
     }
 }
 
 /// The user's status now: from the cache when warm, else read from the tenant database (and
-/// cached). A token of a user who is gone, disabled, or has a new password is refused.
-async fn current_status(r: &Resolved, claims: &Claims) -> Result<UserStatus, ApiError> {
+/// cached; the connection used is handed back for the handler). A token of a user who is gone,
+/// disabled, or has a new password is refused.
+async fn current_status(
+    r: &Resolved,
+    claims: &Claims,
+) -> Result<(UserStatus, Option<TenantConnection>), ApiError> {
     let stale = || ApiError::unauthorized("this token is no longer valid; sign in again");
     let user: i64 = claims.sub.parse().map_err(|_| stale())?;
     let tenant = r.config.tenant.id;
-    let status = match r.users.get(tenant, user) {
-        Some(s) => s,
+    let (status, conn) = match r.users.get(tenant, user) {
+        Some(s) => (s, None),
         None => {
             let mut conn = r.pools.acquire(&r.config).await?;
             let found = statements::status(&mut conn, user).await?;
             let s = found.ok_or_else(stale)?;
             r.users.put(tenant, user, s.clone());
-            s
+            (s, Some(conn))
         }
     };
     let same_password = claims.pwv.as_deref() == Some(status.password_version.as_str());
     if status.disabled || !same_password {
         return Err(stale());
     }
-    Ok(status)
+    Ok((status, conn))
 }
 
 /// A [`TenantUser`] whose role is `admin` now (the role read with the status, not the token's
@@ -132,6 +154,9 @@ pub struct TenantDb(pub TenantConnection);
 impl<S: Send + Sync> FromRequestParts<S> for TenantDb {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if let Some(conn) = take_spare(parts) {
+            return Ok(TenantDb(conn));
+        }
         let r = resolved(parts)?;
         Ok(TenantDb(r.pools.acquire(&r.config).await?))
     }
@@ -181,6 +206,10 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantPg {
                 format!("this route needs a PostgreSQL tenant; tenant {code} runs on {engine}"),
             ));
         }
+        if let Some(conn) = take_spare(parts) {
+            return Ok(TenantPg(conn));
+        }
+        let r = resolved(parts)?;
         Ok(TenantPg(r.pools.acquire(&r.config).await?))
     }
 }
