@@ -177,3 +177,15 @@ async fn every_log_line_of_a_request_carries_its_request_id_and_no_password() {
     let all = serde_json::to_string(&lines).unwrap();
     assert!(!all.contains(PASSWORD), "a log line holds the password");
 }
+
+#[test]
+fn an_unknown_log_format_is_bad_usage_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::common::tenantry_cmd(dir.path())
+        .env("TENANTRY_LOG_FORMAT", "xml")
+        .args(["owner", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", crate::common::text(&out));
+    assert!(crate::common::text(&out).contains("TENANTRY_LOG_FORMAT: \"xml\""));
+}
