@@ -1,5 +1,6 @@
 //! The state every HTTP handler shares: the platform facade and the tenant layer's services.
 
+use crate::telemetry::{Metrics, MetricsSettings};
 use tenantry::auth::TokenSigner;
 use tenantry::platform::Platform;
 use tenantry::pools::PoolManager;
@@ -15,6 +16,8 @@ pub struct App {
     pub platform: Platform,
     /// What the tenant layer needs on the request path (same registry, pools and signer).
     pub tenants: TenantRouter,
+    /// The request metrics and `/metrics` (one recorder per app).
+    metrics: Metrics,
 }
 
 impl App {
@@ -25,8 +28,25 @@ impl App {
             pools: platform.pools().clone(),
             signer: platform.signer().clone(),
             base_domain,
+            users: platform.user_status().clone(),
         };
-        Self { platform, tenants }
+        let metrics = Metrics::new(&MetricsSettings::default())
+            .expect("the default metrics settings are valid");
+        Self {
+            platform,
+            tenants,
+            metrics,
+        }
+    }
+
+    /// Uses `metrics` (e.g. built from the config's `[metrics]`) instead of the defaults.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn platform(&self) -> &Platform {

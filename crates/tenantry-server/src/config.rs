@@ -7,6 +7,8 @@ use std::time::Duration;
 use tenantry::pools::PoolManagerSettings;
 use tenantry::registry::CacheSettings;
 
+use crate::telemetry::MetricsSettings;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -36,6 +38,13 @@ pub struct Config {
     pub cache: CacheSettings,
     /// Largest file a tenant may upload. Default: 10 MiB.
     pub max_file_bytes: u64,
+    /// How long a tenant user's status (disabled, role, password) is trusted before the router
+    /// reads it again. Changes apply at once on the instance that made them; other instances on
+    /// the same registry see them within this bound. Default: 10 s.
+    #[serde(with = "humantime_serde")]
+    pub user_status_ttl: Duration,
+    /// `/metrics` settings (`[metrics]`).
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Config {
@@ -51,6 +60,8 @@ impl Default for Config {
             pools: PoolManagerSettings::default(),
             cache: CacheSettings::default(),
             max_file_bytes: tenantry::storage::DEFAULT_MAX_FILE_BYTES,
+            user_status_ttl: Duration::from_secs(10),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -90,6 +101,9 @@ impl Config {
         if let Some(v) = var("TENANTRY_BASE_DOMAIN") {
             self.base_domain = Some(v);
         }
+        if let Some(v) = var("TENANTRY_METRICS_TOKEN") {
+            self.metrics.token = Some(v.into());
+        }
     }
 
     pub fn registry_url(&self) -> String {
@@ -128,6 +142,24 @@ mod tests {
         assert_eq!(c.pools.max_pools, 7);
         assert_eq!(c.pools.pool_idle_timeout, Duration::from_secs(10));
         assert!(toml::from_str::<Config>("[pools]\nmax_pools = \"many\"").is_err());
+    }
+
+    #[test]
+    fn metrics_settings_parse_and_the_token_comes_from_the_environment() {
+        let mut c: Config =
+            toml::from_str("[metrics]\ntop_tenants = 5\ntenant_window = \"1m\"").unwrap();
+        assert_eq!(c.metrics.top_tenants, 5);
+        assert_eq!(c.metrics.tenant_window, Duration::from_secs(60));
+        assert!(c.metrics.token.is_none());
+        c.apply_env(|k| {
+            (k == "TENANTRY_METRICS_TOKEN").then(|| "s3cret-token-for-prometheus".into())
+        });
+        let token = c.metrics.token.as_ref().map(tenantry::secrets::expose);
+        assert_eq!(token, Some("s3cret-token-for-prometheus"));
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "Debug hides the token"
+        );
     }
 
     #[test]

@@ -9,3 +9,4 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod startup;
+pub mod telemetry;

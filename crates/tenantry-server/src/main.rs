@@ -1,16 +1,17 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
+use tenantry_server::telemetry::logs::{self, LogFormat};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    match LogFormat::from_env() {
+        Ok(format) => logs::init(format),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    }
     let cli = tenantry_server::cli::Cli::parse();
     match tenantry_server::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::http;
+use crate::telemetry::Metrics;
 use anyhow::Context;
 use std::future::Future;
 use tenantry::auth::TokenSigner;
@@ -39,9 +40,11 @@ impl App {
             PlatformSettings {
                 separate_db_users: config.separate_db_users,
                 data_dir: config.data_dir.clone(),
+                user_status_ttl: config.user_status_ttl,
             },
         );
-        Ok(Self::new(platform, base_domain))
+        let metrics = Metrics::new(&config.metrics).context("[metrics] is invalid")?;
+        Ok(Self::new(platform, base_domain).with_metrics(metrics))
     }
 }
 
@@ -64,6 +67,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let pools = app.pools().clone();
+    app.metrics().spawn_upkeep();
     let router = http::router(app);
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)

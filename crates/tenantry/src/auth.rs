@@ -79,6 +79,10 @@ pub struct Claims {
     pub tenant: Option<String>,
     pub name: String,
     pub role: String,
+    /// Tenant tokens: the fingerprint of the user's password hash when the token was issued
+    /// ([`crate::users::password_version`]); a new password makes older tokens invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pwv: Option<String>,
     pub iat: i64,
     pub exp: i64,
 }
@@ -136,6 +140,7 @@ mod tests {
             tenant: Some("ACME".into()),
             name: "admin".into(),
             role: "admin".into(),
+            pwv: Some("0011223344556677".into()),
             iat: 0,
             exp: 0,
         }

@@ -25,6 +25,8 @@
 //! - [`backup`]: per-tenant backups (database dump + files + manifest in one archive) and restores,
 //!   fleet backups, and backups of the registry itself.
 //! - [`storage`]: per-tenant file storage under `{root}/{tenant id}`, traversal-proof, atomic writes.
+//! - [`users`]: tenant users (in each tenant's own database): names, roles, statements, and the
+//!   status cache the router checks tenant tokens against.
 //!
 //! Operation flow: a front end calls a `platform` method with an `Actor`; the platform uses
 //! `registry`, `provision`, `pools` and `storage`, and writes the audit row.
@@ -51,3 +53,4 @@ pub mod router;
 pub mod secrets;
 pub mod storage;
 pub mod tenant;
+pub mod users;

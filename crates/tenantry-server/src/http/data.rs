@@ -118,7 +118,7 @@ pub struct Paging {
 }
 
 impl Paging {
-    fn parse(&self) -> Result<(u32, u32), ApiError> {
+    pub(super) fn parse(&self) -> Result<(u32, u32), ApiError> {
         let num = |name: &str, raw: &Option<String>, default: u32, max: u32| match raw {
             None => Ok(default),
             Some(s) => s
@@ -140,7 +140,7 @@ impl Paging {
 }
 
 /// Row ids are positive integers; anything else is a 400 naming `id` (not axum's plain-text 400).
-fn parse_id(raw: &str) -> Result<i64, ApiError> {
+pub(super) fn parse_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_input",

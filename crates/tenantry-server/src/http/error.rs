@@ -67,6 +67,8 @@ pub fn platform_error(e: PlatformError) -> ApiError {
             ..
         } => answer(StatusCode::CONFLICT, "migration_running"),
         E::JobRunning { .. } => answer(StatusCode::CONFLICT, "job_running"),
+        E::Forbidden { .. } => answer(StatusCode::FORBIDDEN, "forbidden"),
+        E::LastAdmin { .. } => answer(StatusCode::CONFLICT, "last_admin"),
         E::Credentials(c) => credential_error(c),
         E::Backup(b) => backup_error(b),
         E::Storage(s) => storage_error(s),

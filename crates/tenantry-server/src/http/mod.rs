@@ -14,7 +14,9 @@ pub mod data;
 pub mod error;
 mod files;
 mod health;
+mod observe;
 pub mod resource;
+mod users;
 
 use crate::app::App;
 use axum::routing::{get, post};
@@ -29,11 +31,14 @@ pub fn router(app: App) -> Router {
         axum::middleware::from_fn_with_state(app.tenants.clone(), tenantry::router::tenant_layer);
     let data = Router::new()
         .route("/api/auth/login", post(auth::login))
+        .merge(users::routes())
         .merge(data::routes())
         .merge(files::routes())
         .route_layer(tenant_layer);
-    Router::new()
+    let metrics = app.metrics().clone();
+    let routes = Router::new()
         .route("/api/health", get(health::live))
+        .route("/metrics", get(observe::scrape))
         .route("/api/health/tenants", get(health::tenants))
         .route("/api/admin/login", post(admin::login))
         .merge(admin_tenants::routes())
@@ -43,11 +48,11 @@ pub fn router(app: App) -> Router {
         .merge(admin_servers::routes())
         .merge(admin_fleet::routes())
         .merge(admin_jobs::routes())
+        .merge(users::admin_routes())
         .merge(dashboard::routes())
         .merge(data)
-        .fallback(not_found)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(app)
+        .fallback(not_found);
+    observe::observe(routes, metrics).with_state(app)
 }
 
 async fn not_found() -> tenantry::router::ApiError {

@@ -74,6 +74,7 @@ async fn expired_owner_token(t: &TestApp) -> String {
         tenant: None,
         name: owner.email,
         role: "owner".into(),
+        pwv: None,
         iat: 0,
         exp: 0,
     });

@@ -49,6 +49,15 @@ impl TestApp {
 
     /// `registry_url`: `None` for an SQLite registry in the temp dir.
     pub async fn spawn_with(pools: PoolManagerSettings, registry_url: Option<String>) -> Self {
+        Self::spawn_configured(pools, registry_url, |app| app).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with the app changed by `configure` before it serves.
+    pub async fn spawn_configured(
+        pools: PoolManagerSettings,
+        registry_url: Option<String>,
+        configure: impl FnOnce(App) -> App,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG")
@@ -78,10 +87,10 @@ impl TestApp {
                 ..PlatformSettings::default()
             },
         );
-        let app = App::new(
+        let app = configure(App::new(
             platform,
             Some(tenantry::tenant::HostName::parse("example.com").unwrap()),
-        );
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

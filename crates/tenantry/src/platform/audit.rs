@@ -51,6 +51,16 @@ pub enum AuditAction {
     RegistryBackup,
     #[serde(rename = "registry.restore")]
     RegistryRestore,
+    #[serde(rename = "user.create")]
+    UserCreate,
+    #[serde(rename = "user.update")]
+    UserUpdate,
+    #[serde(rename = "user.disable")]
+    UserDisable,
+    #[serde(rename = "user.enable")]
+    UserEnable,
+    #[serde(rename = "user.reset_password")]
+    UserResetPassword,
 }
 
 impl AuditAction {
@@ -75,6 +85,11 @@ impl AuditAction {
             Self::TenantRestore => "tenant.restore",
             Self::RegistryBackup => "registry.backup",
             Self::RegistryRestore => "registry.restore",
+            Self::UserCreate => "user.create",
+            Self::UserUpdate => "user.update",
+            Self::UserDisable => "user.disable",
+            Self::UserEnable => "user.enable",
+            Self::UserResetPassword => "user.reset_password",
         }
     }
 }
@@ -138,6 +153,9 @@ impl Platform {
         result: Result<T, PlatformError>,
     ) -> Result<T, PlatformError> {
         let outcome = AuditOutcome::of(&result);
+        self.inner
+            .counters
+            .operation(action.as_str(), outcome.as_str());
         if let (Err(e), Some(obj)) = (&result, detail.as_object_mut()) {
             obj.insert("error".into(), Value::String(e.to_string()));
         }
@@ -177,6 +195,7 @@ mod tests {
             AuditAction::ServerAdd,
             AuditAction::OwnerSetPassword,
             AuditAction::KeysRotate,
+            AuditAction::UserResetPassword,
         ] {
             assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
         }

@@ -71,6 +71,17 @@ pub enum PlatformError {
     AlreadyInitialised { owners: i64 },
     #[error("wrong email or password")]
     WrongCredentials,
+    /// The actor may not do this (a tenant user acting on another tenant).
+    #[error("forbidden: {reason}")]
+    Forbidden { reason: String },
+    /// Demoting or disabling this user would leave the tenant without an enabled admin.
+    #[error(
+        "{username} is the last enabled admin of tenant {tenant}; make another user admin first"
+    )]
+    LastAdmin {
+        tenant: TenantCode,
+        username: String,
+    },
     /// Key rotation stopped at `stage`; what was done before it is safe (see `keys.rs`).
     #[error("key rotation failed while {stage}: {source}")]
     Keys {
@@ -145,7 +156,9 @@ impl PlatformError {
             | Self::LastOwner { .. }
             | Self::AlreadyInitialised { .. }
             | Self::WrongCredentials
-            | Self::JobRunning { .. } => true,
+            | Self::JobRunning { .. }
+            | Self::Forbidden { .. }
+            | Self::LastAdmin { .. } => true,
             Self::Credentials(c) => c.is_refusal(),
             Self::Backup(b) => b.is_refusal(),
             _ => false,

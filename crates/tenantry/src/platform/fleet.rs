@@ -29,6 +29,7 @@ impl Platform {
         }
         let mut detail = json!({"only": options.only});
         if let Ok(results) = &done {
+            self.count_migrations(results);
             let count = |f: fn(&Outcome) -> bool| results.iter().filter(|(_, o)| f(o)).count();
             detail["migrated"] = json!(count(|o| matches!(o, Outcome::Migrated { .. })));
             detail["current"] = json!(count(|o| matches!(o, Outcome::Current { .. })));
@@ -77,6 +78,19 @@ impl Platform {
             running.finish(done.map(|_| ()).map_err(|e| e.to_string()));
         });
         Ok(job)
+    }
+
+    fn count_migrations(&self, results: &[(TenantCode, Outcome)]) {
+        for (_, outcome) in results {
+            let name = match outcome {
+                Outcome::Migrated { .. } => "migrated",
+                Outcome::Current { .. } => "current",
+                Outcome::WouldMigrate { .. } => continue,
+                Outcome::Skipped { .. } => "skipped",
+                Outcome::Failed { .. } => "failed",
+            };
+            self.inner.counters.migration(name, 1);
+        }
     }
 
     /// Every tenant's recorded schema version against the binary's (registry only).

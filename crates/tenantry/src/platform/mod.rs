@@ -12,6 +12,7 @@
 mod actor;
 mod audit;
 mod backups;
+mod counters;
 mod credentials;
 mod error;
 mod fleet;
@@ -24,10 +25,12 @@ mod provisioning_jobs;
 mod refs;
 mod servers;
 mod stats;
+mod users;
 
 pub use actor::Actor;
 pub use audit::{AuditAction, AuditOutcome};
 pub use backups::FleetBackupResult;
+pub use counters::CounterSnapshot;
 pub use credentials::{check_password, CredentialError};
 pub use error::PlatformError;
 pub use keys::Rotation;
@@ -38,14 +41,18 @@ pub use provisioning::{ProvisionRequest, ProvisionStarted, Provisioned};
 pub use provisioning_jobs::Recovery;
 pub use refs::{ServerRef, TenantRef};
 pub use stats::{PoolStats, TenantStats};
+pub use users::{check_user_password, NewUser, UserSession, UserUpdate, MIN_USER_PASSWORD_LEN};
 
 use crate::auth::TokenSigner;
 use crate::jobs::Jobs;
 use crate::pools::PoolManager;
 use crate::registry::{AuditEntry, Registry, RegistryError, Tenant, TenantConfig, TenantFilter};
 use crate::storage::Storage;
+use crate::users::UserStatusCache;
+use counters::Counters;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Options of the platform's operations.
 #[derive(Debug, Clone)]
@@ -55,6 +62,10 @@ pub struct PlatformSettings {
     pub separate_db_users: bool,
     /// The data directory: backups go to `{data_dir}/backups`. Default: `./tenantry-data`.
     pub data_dir: PathBuf,
+    /// How long the router trusts a tenant user's cached status (disabled, role, password) before
+    /// reading it again. Changes made through this platform apply at once in this process; other
+    /// processes see them within this bound. Default: 10 s.
+    pub user_status_ttl: Duration,
 }
 
 impl Default for PlatformSettings {
@@ -62,6 +73,7 @@ impl Default for PlatformSettings {
         Self {
             separate_db_users: false,
             data_dir: PathBuf::from("./tenantry-data"),
+            user_status_ttl: Duration::from_secs(10),
         }
     }
 }
@@ -81,6 +93,11 @@ struct Shared {
     settings: PlatformSettings,
     /// Provisioning and fleet jobs of this process.
     jobs: Jobs,
+    /// Tenant users' statuses, shared with the router (which reads them on every tenant-user
+    /// request) and invalidated by the user operations.
+    user_status: UserStatusCache,
+    /// What the platform did since start, for metrics.
+    counters: Counters,
 }
 
 impl Platform {
@@ -97,8 +114,10 @@ impl Platform {
                 pools,
                 storage,
                 signer,
+                user_status: UserStatusCache::new(settings.user_status_ttl),
                 settings,
                 jobs: Jobs::default(),
+                counters: Counters::default(),
             }),
         }
     }
@@ -126,6 +145,16 @@ impl Platform {
     /// The background jobs of this process (provisioning, fleet migrations).
     pub fn jobs(&self) -> &Jobs {
         &self.inner.jobs
+    }
+
+    /// The tenant-user status cache the router checks tokens against (see [`crate::users::status`]).
+    pub fn user_status(&self) -> &UserStatusCache {
+        &self.inner.user_status
+    }
+
+    /// Operations by action and outcome, and fleet-migration outcomes, since start.
+    pub fn counters(&self) -> CounterSnapshot {
+        self.inner.counters.snapshot()
     }
 
     /// The tenant named by `r` (tombstones included); `NotFound` names it as it was asked for.

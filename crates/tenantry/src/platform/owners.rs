@@ -174,6 +174,7 @@ impl Platform {
             tenant: None,
             name: owner.email.clone(),
             role: "owner".into(),
+            pwv: None,
             iat: 0,
             exp: 0,
         });

@@ -6,7 +6,8 @@
 use super::TenantConfig;
 use crate::tenant::TenantCode;
 use moka::sync::Cache;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +38,27 @@ pub(super) struct TenantCache {
     /// `d:{custom domain}` or `s:{subdomain}` → code, including negative answers (`None`), so an
     /// unknown host costs one registry read per TTL, not one per request.
     domains: Cache<String, Option<TenantCode>>,
+    /// Lookups answered from memory / from the registry, for metrics (relaxed atomics: counters
+    /// only, no ordering with anything else).
+    counts: [AtomicU64; 4],
+}
+
+const CONFIG_HIT: usize = 0;
+const CONFIG_MISS: usize = 1;
+const DOMAIN_HIT: usize = 2;
+const DOMAIN_MISS: usize = 3;
+
+/// How often the cache answered, since start; for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheStats {
+    /// Tenant-config lookups answered from memory.
+    pub config_hits: u64,
+    /// Tenant-config lookups that read the registry.
+    pub config_misses: u64,
+    /// Custom-domain and subdomain lookups answered from memory (negative answers included).
+    pub domain_hits: u64,
+    pub domain_misses: u64,
 }
 
 impl TenantCache {
@@ -50,11 +72,19 @@ impl TenantCache {
                 .max_capacity(settings.max_entries)
                 .time_to_live(settings.ttl)
                 .build(),
+            counts: Default::default(),
         }
     }
 
+    fn count<T>(&self, found: &Option<T>, hit: usize, miss: usize) {
+        let i = if found.is_some() { hit } else { miss };
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn config(&self, code: &TenantCode) -> Option<Arc<TenantConfig>> {
-        self.configs.get(code)
+        let found = self.configs.get(code);
+        self.count(&found, CONFIG_HIT, CONFIG_MISS);
+        found
     }
 
     pub fn put_config(&self, config: Arc<TenantConfig>) {
@@ -62,7 +92,9 @@ impl TenantCache {
     }
 
     pub fn domain(&self, key: &str) -> Option<Option<TenantCode>> {
-        self.domains.get(key)
+        let found = self.domains.get(key);
+        self.count(&found, DOMAIN_HIT, DOMAIN_MISS);
+        found
     }
 
     pub fn put_domain(&self, host: String, code: Option<TenantCode>) {
@@ -78,6 +110,16 @@ impl TenantCache {
     pub fn clear(&self) {
         self.configs.invalidate_all();
         self.domains.invalidate_all();
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let n = |i: usize| self.counts[i].load(Ordering::Relaxed);
+        CacheStats {
+            config_hits: n(CONFIG_HIT),
+            config_misses: n(CONFIG_MISS),
+            domain_hits: n(DOMAIN_HIT),
+            domain_misses: n(DOMAIN_MISS),
+        }
     }
 
     pub fn len(&self) -> u64 {

@@ -14,7 +14,7 @@ mod tenant_writes;
 mod tenants;
 
 pub use audit::AuditEntry;
-pub use cache::CacheSettings;
+pub use cache::{CacheSettings, CacheStats};
 pub use claims::DatabaseClaim;
 pub use owners::Owner;
 pub use servers::{DataServer, NewServer};
@@ -223,6 +223,11 @@ impl Registry {
     /// Number of tenant configs held in the cache (for health output).
     pub fn cached_configs(&self) -> u64 {
         self.inner.cache.len()
+    }
+
+    /// Hits and misses of the tenant-config and domain caches since start (for metrics).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
     }
 
     pub async fn close(&self) {

@@ -2,19 +2,29 @@
 //!
 //! Install [`tenant_layer`] on the tenant data routes; handlers then take [`Tenant`] (the resolved
 //! tenant and its token, if any), [`TenantUser`] (a verified token of *this* tenant) and
-//! [`TenantDb`] (a connection from this tenant's pool, and from no other).
+//! [`TenantDb`] (a connection from this tenant's pool, and from no other); [`TenantAdmin`] is a
+//! `TenantUser` whose current role is `admin`.
+//!
+//! A tenant user's token counts while the user exists, is enabled and keeps the password the token
+//! was issued under; `TenantUser` checks that against the platform's status cache
+//! ([`crate::users::UserStatusCache`]), so a warm request does no extra query.
+//!
+//! For logs and metrics, the layer records the tenant's code into the current span's `tenant`
+//! field (the HTTP server's request span declares it) and puts a [`RequestTenant`] into the
+//! response's extensions.
 
 mod error;
 mod extract;
 
 pub use error::ApiError;
-pub use extract::{Tenant, TenantDb, TenantPg, TenantUser};
+pub use extract::{Tenant, TenantAdmin, TenantDb, TenantPg, TenantUser};
 
 use crate::auth::{Claims, TokenKind, TokenSigner};
 use crate::pools::PoolManager;
 use crate::registry::{Registry, TenantConfig};
 use crate::resolve::{self, Explicit, ResolveError};
-use crate::tenant::{HostName, TenantStatus};
+use crate::tenant::{HostName, TenantCode, TenantStatus};
+use crate::users::UserStatusCache;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -29,7 +39,13 @@ pub struct TenantRouter {
     pub signer: TokenSigner,
     /// `example.com` makes `acme.example.com` resolve to the tenant whose subdomain is `acme`.
     pub base_domain: Option<HostName>,
+    /// Tenant users' statuses (the platform's cache, which its user operations invalidate).
+    pub users: UserStatusCache,
 }
+
+/// In a response's extensions: the tenant the request was resolved to (for metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestTenant(pub TenantCode);
 
 /// What the layer stores in the request for the extractors.
 #[derive(Clone)]
@@ -37,6 +53,7 @@ pub(crate) struct Resolved {
     pub config: Arc<TenantConfig>,
     pub claims: Option<Arc<Claims>>,
     pub pools: PoolManager,
+    pub users: UserStatusCache,
 }
 
 /// Verifies the bearer token, if any. A present but invalid token is a 401, never ignored.
@@ -70,8 +87,12 @@ pub async fn tenant_layer(
     let (mut parts, body) = request.into_parts();
     match resolve_request(&tr, &parts).await {
         Ok(resolved) => {
+            let code = resolved.config.tenant.code.clone();
+            tracing::Span::current().record("tenant", code.as_str());
             parts.extensions.insert(resolved);
-            next.run(Request::from_parts(parts, body)).await
+            let mut response = next.run(Request::from_parts(parts, body)).await;
+            response.extensions_mut().insert(RequestTenant(code));
+            response
         }
         Err(e) => e.into_response(),
     }
@@ -119,6 +140,7 @@ async fn resolve_request(
         config,
         claims: claims.map(Arc::new),
         pools: tr.pools.clone(),
+        users: tr.users.clone(),
     })
 }
 
