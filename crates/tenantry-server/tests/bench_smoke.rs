@@ -5,9 +5,9 @@
 //! the production binary must not carry), so these tests drive the same library functions the
 //! command calls, on throwaway servers they start themselves, and check the tables it prints.
 
-use tenantry::tenant::Engine;
+use tenantry::tenant::{Engine, TlsMode};
 use tenantry_server::bench::{self, BenchServer, ScratchDir};
-use tenantry_testkit::PgServer;
+use tenantry_testkit::{shared_babelfish, PgServer};
 
 /// Lines of `table` whose first column is `first`.
 fn rows_starting_with<'a>(table: &'a str, first: &str) -> Vec<&'a str> {
@@ -23,13 +23,33 @@ async fn throwaway_pg() -> (PgServer, BenchServer) {
         .await
         .unwrap()
         .expect("cannot start a throwaway PostgreSQL server");
-    let server = BenchServer {
-        engine: Engine::Postgres,
-        host: pg.host().to_owned(),
-        port: Some(pg.port()),
-        admin_user: Some("postgres".into()),
-    };
+    let server = BenchServer::trusting(
+        Engine::Postgres,
+        pg.host(),
+        Some(pg.port()),
+        Some("postgres"),
+    );
     (pg, server)
+}
+
+/// The test kit's SQL Server (Babelfish, or `$TENANTRY_TEST_MSSQL_URL`).
+fn sql_server() -> BenchServer {
+    let s = shared_babelfish();
+    let tls = match (s.encrypt(), s.trust_server_certificate()) {
+        (false, _) => TlsMode::Disable,
+        (true, true) => TlsMode::Require,
+        (true, false) => TlsMode::Verify,
+    };
+    BenchServer {
+        admin_password: Some(s.admin_password().to_owned()),
+        tls,
+        ..BenchServer::trusting(
+            Engine::Mssql,
+            s.host(),
+            Some(s.port()),
+            Some(s.admin_user()),
+        )
+    }
 }
 
 #[tokio::test]
@@ -37,17 +57,22 @@ async fn provision_bench_prints_one_row_per_engine() {
     let dir = ScratchDir::create("smoke-sqlite").unwrap();
     let (pg, pg_server) = throwaway_pg().await;
     let mut runs = Vec::new();
-    for server in [BenchServer::sqlite(dir.path()), pg_server] {
+    for server in [BenchServer::sqlite(dir.path()), pg_server, sql_server()] {
         runs.push(bench::provision::measure(&server, 2).await.unwrap());
     }
     tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+    // The bench's databases have fixed names: leave none behind on a shared SQL Server.
+    for db in ["tenant_bench0000", "tenant_bench0001"] {
+        let drop = format!("IF DB_ID(N'{db}') IS NOT NULL DROP DATABASE [{db}]");
+        shared_babelfish().tsql("master", &drop).unwrap();
+    }
     let out = bench::provision::render(&runs);
     for header in [
         "ENGINE", "TENANTS", "P50 MS", "P95 MS", "MAX MS", "TOTAL S", "TARGET",
     ] {
         assert!(out.contains(header), "no {header:?} header in:\n{out}");
     }
-    for engine in ["sqlite", "postgres"] {
+    for engine in ["sqlite", "postgres", "mssql"] {
         let rows = rows_starting_with(&out, engine);
         assert_eq!(rows.len(), 1, "want one {engine} row in:\n{out}");
         assert_eq!(rows[0].split_whitespace().nth(1), Some("2"), "{out}");

@@ -17,11 +17,12 @@
 //!   progress, outcome; a board of recent jobs owned by the platform.
 //! - [`platform`]: the facade: every operation (provision, suspend, delete, set password, servers,
 //!   owners, keys, fleet, stats) once, with a typed actor, audited inside; front ends call only it.
-//! - [`mssql`]: SQL Server building blocks (tiberius): connect, server admin, T-SQL migrations,
-//!   onboarding probes, data-API statements.
+//! - [`mssql`]: SQL Server building blocks (tiberius): connect, server admin (databases, schemas,
+//!   logins), T-SQL migrations, onboarding probes, data-API statements.
 //! - [`onboard`]: pre-flight checks (DNS … schema version) of a customer-hosted tenant database.
 //! - [`provision`]: creating tenant databases and bringing tenants to `active`.
-//! - [`db`]: typed tenant connections (each engine's own driver) and engine-neutral statements.
+//! - [`db`]: typed tenant connections (each engine's own driver; SQL Server's with a client-side
+//!   statement timeout) and engine-neutral statements (translated to T-SQL for SQL Server).
 //! - [`backup`]: per-tenant backups (database dump + files + manifest in one archive) and restores,
 //!   fleet backups, and backups of the registry itself.
 //! - [`storage`]: per-tenant file storage under `{root}/{tenant id}`, traversal-proof, atomic writes.

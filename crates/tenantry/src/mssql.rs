@@ -3,14 +3,16 @@
 //! tenant migrator, onboarding probes with T-SQL advice, and the data API's statements.
 //!
 //! These are self-contained: they take their own parameters ([`ConnectOptions`], [`DatabaseName`])
-//! rather than registry types, so the pool manager and the engine enum can plug them in later.
+//! rather than registry types; `db::mssql` (pooled connections), `provision`, `migrate` and
+//! `onboard` plug them into the engine-neutral platform.
 //!
 //! Everything is written for SQL Server; the test fixture is Babelfish for PostgreSQL (a real TDS
 //! and T-SQL server). Where Babelfish behaves differently, the code does what SQL Server needs and
 //! the comment (and the test) says so.
 //!
 //! - [`connect()`]: one authenticated connection (TLS: [`MssqlTls`], default encrypt + verify).
-//! - [`MssqlAdmin`]: `CREATE`/`DROP DATABASE`, schemas, tenant logins, `ALTER LOGIN`.
+//! - [`MssqlAdmin`]: `CREATE`/`DROP DATABASE`, schemas, tenant logins, `ALTER LOGIN`, and a
+//!   shared-placement tenant's login, user (`DEFAULT_SCHEMA`) and schema (`shared.rs`).
 //! - [`migrate`]: embedded T-SQL tenant migrations recorded in `_tenantry_migrations`.
 //! - [`onboard`]: TLS, login, read, write, DDL and schema checks of a customer's SQL Server, with
 //!   [`advice`] in T-SQL.
@@ -30,6 +32,7 @@ mod login;
 pub mod migrate;
 pub mod onboard;
 mod schema_drop;
+mod shared;
 
 pub use admin::MssqlAdmin;
 pub use connect::{connect, ConnectOptions, MssqlClient, MssqlTls, DEFAULT_CONNECT_TIMEOUT};

@@ -2,6 +2,9 @@
 //! customer's server goes live, check in order DNS, TCP, TLS, login, read, write, DDL and schema
 //! version, and report every failure with a sentence the customer's DBA can act on. A check whose
 //! prerequisite failed is reported as skipped, saying which one.
+//!
+//! DNS and TCP are checked here for every engine; the TLS, login, read, write, DDL and schema
+//! checks of a SQL Server are [`crate::mssql::onboard`]'s (T-SQL advice, SQL Server error numbers).
 
 pub(crate) mod advice;
 mod net;
@@ -87,6 +90,9 @@ pub async fn check(target: OnboardTarget<'_>) -> CheckReport {
     } else if !run.blocked("tcp", &["dns"]) {
         net::tcp(&mut run, src, &addrs).await;
     }
+    if src.engine == Engine::Mssql {
+        return sql_server(run, target).await;
+    }
     let Some(mut conn) = probes::login(&mut run, src).await else {
         for name in ["read", "write", "ddl", "schema"] {
             run.blocked(name, &["login"]);
@@ -105,6 +111,23 @@ pub async fn check(target: OnboardTarget<'_>) -> CheckReport {
         probes::schema(&mut run, target, &mut conn).await;
     }
     let _ = conn.close().await;
+    run.report
+}
+
+/// The SQL Server checks after DNS and TCP; skipped (saying which check failed) when those failed.
+async fn sql_server(mut run: Run, target: OnboardTarget<'_>) -> CheckReport {
+    const LATER: [&str; 6] = ["tls", "login", "read", "write", "ddl", "schema"];
+    if run.blocked("tls", &["dns", "tcp"]) {
+        for name in &LATER[1..] {
+            run.blocked(name, &["tls"]);
+        }
+        return run.report;
+    }
+    let opts = crate::db::mssql::options(target.source, SQL_TIMEOUT);
+    let checks = crate::mssql::onboard::check(&opts, target.ddl_required).await;
+    for c in checks {
+        run.push_check(c);
+    }
     run.report
 }
 
@@ -132,19 +155,22 @@ impl Run {
     }
 
     fn push(&mut self, name: &'static str, started: Instant, status: CheckStatus, message: String) {
-        let message = match &self.password {
-            Some(pw) => message.replace(pw.as_str(), "********"),
-            None => message,
-        };
-        if status == CheckStatus::Failed {
-            self.broken.push((name, name));
-        }
-        self.report.checks.push(Check {
+        self.push_check(Check {
             name,
             status,
             message,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         });
+    }
+
+    fn push_check(&mut self, mut check: Check) {
+        if let Some(pw) = &self.password {
+            check.message = check.message.replace(pw.as_str(), "********");
+        }
+        if check.status == CheckStatus::Failed {
+            self.broken.push((check.name, check.name));
+        }
+        self.report.checks.push(check);
     }
 
     fn pass(&mut self, name: &'static str, started: Instant, message: String) {

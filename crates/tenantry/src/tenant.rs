@@ -250,6 +250,7 @@ str_enum!(
         Postgres => "postgres",
         Mysql => "mysql",
         Sqlite => "sqlite",
+        Mssql => "mssql",
     }
 );
 
@@ -271,11 +272,22 @@ str_enum!(
 );
 
 str_enum!(
-    /// TLS towards a data server.
+    /// TLS towards a data server, in each engine's terms:
+    ///
+    /// | mode | PostgreSQL | MySQL/MariaDB | SQL Server / Azure SQL |
+    /// |---|---|---|---|
+    /// | `disable` | `sslmode=disable` | `DISABLED` | `Encrypt=false` (TLS for the login packet only, when offered) |
+    /// | `prefer` | `sslmode=prefer` | `PREFERRED` | `Encrypt=false`, as `disable` (Microsoft's `Encrypt=Optional`) |
+    /// | `require` | `sslmode=require` | `REQUIRED` | `Encrypt=true; TrustServerCertificate=true` |
+    /// | `verify` | `sslmode=verify-full` | `VERIFY_IDENTITY` | `Encrypt=true; TrustServerCertificate=false` |
+    ///
+    /// `verify` checks the certificate chain (against the web PKI roots) and the host name; it is
+    /// the default for SQL Server servers, as Azure SQL requires ([`Engine::default_tls`]).
     TlsMode, "tls" {
         Disable => "disable",
         Prefer => "prefer",
         Require => "require",
+        Verify => "verify",
     }
 );
 
@@ -286,6 +298,16 @@ impl Engine {
             Engine::Postgres => 5432,
             Engine::Mysql => 3306,
             Engine::Sqlite => 0,
+            Engine::Mssql => crate::mssql::DEFAULT_PORT,
+        }
+    }
+
+    /// The TLS mode a new server of this engine gets when none is given: `verify` for SQL Server
+    /// (encrypt and verify the certificate, as Azure SQL requires), `prefer` for the others.
+    pub fn default_tls(self) -> TlsMode {
+        match self {
+            Engine::Mssql => TlsMode::Verify,
+            Engine::Postgres | Engine::Mysql | Engine::Sqlite => TlsMode::Prefer,
         }
     }
 }
@@ -367,6 +389,15 @@ mod tests {
         assert_eq!("Postgres".parse::<Engine>().unwrap(), Engine::Postgres);
         let err = "oracle".parse::<Engine>().unwrap_err();
         assert_eq!(err.field, "engine");
-        assert!(err.reason.contains("postgres, mysql, sqlite"));
+        assert!(err.reason.contains("postgres, mysql, sqlite, mssql"));
+        assert_eq!("MSSQL".parse::<Engine>().unwrap(), Engine::Mssql);
+    }
+
+    #[test]
+    fn sql_server_defaults_to_port_1433_and_a_verified_certificate() {
+        assert_eq!(Engine::Mssql.default_port(), 1433);
+        assert_eq!(Engine::Mssql.default_tls(), TlsMode::Verify);
+        assert_eq!(Engine::Postgres.default_tls(), TlsMode::Prefer);
+        assert_eq!("verify".parse::<TlsMode>().unwrap(), TlsMode::Verify);
     }
 }

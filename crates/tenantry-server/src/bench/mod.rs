@@ -8,6 +8,7 @@ pub mod migrate;
 pub mod provision;
 
 use anyhow::Context;
+use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tenantry::auth::TokenSigner;
@@ -26,18 +27,34 @@ pub struct BenchServer {
     /// Host name or IP; for SQLite, the directory that holds the tenant files.
     pub host: String,
     pub port: Option<u16>,
-    /// A passwordless admin login (`postgres`, `root`); none for SQLite.
+    /// An admin login (`postgres`, `root`, a SQL Server sysadmin); none for SQLite.
     pub admin_user: Option<String>,
+    /// The admin login's password (none: the throwaway server trusts local connections).
+    pub admin_password: Option<String>,
+    pub tls: TlsMode,
 }
 
 impl BenchServer {
     /// An SQLite "server": a directory.
     pub fn sqlite(dir: &Path) -> Self {
+        Self::trusting(Engine::Sqlite, &dir.display().to_string(), None, None)
+    }
+
+    /// A server that lets `admin_user` in without a password and without TLS (the test kit's
+    /// PostgreSQL and MariaDB).
+    pub fn trusting(
+        engine: Engine,
+        host: &str,
+        port: Option<u16>,
+        admin_user: Option<&str>,
+    ) -> Self {
         Self {
-            engine: Engine::Sqlite,
-            host: dir.display().to_string(),
-            port: None,
-            admin_user: None,
+            engine,
+            host: host.to_owned(),
+            port,
+            admin_user: admin_user.map(str::to_owned),
+            admin_password: None,
+            tls: TlsMode::Disable,
         }
     }
 
@@ -52,9 +69,9 @@ impl BenchServer {
                 port: self.port,
                 hosting: Hosting::Ours,
                 region: Some("bench".into()),
-                tls: TlsMode::Disable,
+                tls: self.tls,
                 admin_username: self.admin_user.clone(),
-                admin_password: None,
+                admin_password: self.admin_password.clone().map(SecretString::from),
             })
             .await
             .with_context(|| format!("cannot register the {engine} data server"))?;

@@ -6,7 +6,8 @@ use crate::bench::{self, BenchServer, ScratchDir};
 use anyhow::Context;
 use clap::Subcommand;
 use tenantry::tenant::Engine;
-use tenantry_testkit::{MariaDbServer, PgServer};
+use tenantry::tenant::TlsMode;
+use tenantry_testkit::{BabelfishServer, MariaDbServer, PgServer};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -16,7 +17,11 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         tenants: usize,
         /// Engines to measure, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "postgres,mysql,sqlite")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "postgres,mysql,sqlite,mssql"
+        )]
         engines: Vec<Engine>,
     },
     /// Migrate a fleet of fresh PostgreSQL tenant databases, then re-run it as a no-op.
@@ -66,6 +71,8 @@ enum Throwaway {
     Postgres(PgServer),
     Mysql(MariaDbServer),
     Sqlite(ScratchDir),
+    /// Babelfish for PostgreSQL: a real TDS and T-SQL server standing in for SQL Server.
+    Mssql(BabelfishServer),
 }
 
 impl Throwaway {
@@ -83,24 +90,34 @@ impl Throwaway {
                     .context("cannot start a throwaway MariaDB server")?,
             ),
             Engine::Sqlite => Self::Sqlite(ScratchDir::create("sqlite-server")?),
+            Engine::Mssql => Self::Mssql(
+                tokio::task::spawn_blocking(BabelfishServer::start)
+                    .await?
+                    .context("cannot start a throwaway SQL Server (Babelfish)")?,
+            ),
         })
     }
 
     fn describe(&self) -> BenchServer {
         match self {
-            Self::Postgres(s) => BenchServer {
-                engine: Engine::Postgres,
-                host: s.host().to_owned(),
-                port: Some(s.port()),
-                admin_user: Some("postgres".into()),
-            },
-            Self::Mysql(s) => BenchServer {
-                engine: Engine::Mysql,
-                host: s.host().to_owned(),
-                port: Some(s.port()),
-                admin_user: Some("root".into()),
-            },
+            Self::Postgres(s) => {
+                BenchServer::trusting(Engine::Postgres, s.host(), Some(s.port()), Some("postgres"))
+            }
+            Self::Mysql(s) => {
+                BenchServer::trusting(Engine::Mysql, s.host(), Some(s.port()), Some("root"))
+            }
             Self::Sqlite(dir) => BenchServer::sqlite(dir.path()),
+            // Babelfish encrypts with a self-signed certificate: `require` trusts it.
+            Self::Mssql(s) => BenchServer {
+                admin_password: Some(s.admin_password().to_owned()),
+                tls: TlsMode::Require,
+                ..BenchServer::trusting(
+                    Engine::Mssql,
+                    s.host(),
+                    Some(s.port()),
+                    Some(s.admin_user()),
+                )
+            },
         }
     }
 

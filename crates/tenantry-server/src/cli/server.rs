@@ -23,14 +23,18 @@ pub enum ServerCommand {
         /// DNS name or IP (SQLite: a directory).
         #[arg(long)]
         host: String,
+        /// Default: the engine's (5432, 3306, 1433).
         #[arg(long)]
         port: Option<u16>,
         #[arg(long, default_value = "ours")]
         hosting: Hosting,
         #[arg(long)]
         region: Option<String>,
-        #[arg(long, default_value = "prefer")]
-        tls: TlsMode,
+        /// disable | prefer | require | verify (default: verify for mssql, prefer for the others).
+        /// SQL Server: verify = Encrypt=true, TrustServerCertificate=false; require = Encrypt=true,
+        /// TrustServerCertificate=true; prefer/disable = Encrypt=false.
+        #[arg(long)]
+        tls: Option<TlsMode>,
         #[arg(long)]
         admin_user: Option<String>,
         /// Name of an environment variable holding the admin password.
@@ -70,14 +74,14 @@ pub async fn run(app: &App, cmd: ServerCommand) -> anyhow::Result<()> {
                 port,
                 hosting,
                 region,
-                tls,
+                tls: tls.unwrap_or(engine.default_tls()),
                 admin_username: admin_user,
                 admin_password: secret::from_env(admin_password_env.as_deref())?,
             };
             let s = app.platform().add_server(&actor, new).await?;
             println!(
-                "server {} added ({} {}:{})",
-                s.name, s.engine, s.host, s.port
+                "server {} added ({} {}:{}, tls {})",
+                s.name, s.engine, s.host, s.port, s.tls
             );
         }
         ServerCommand::Remove { server } => {

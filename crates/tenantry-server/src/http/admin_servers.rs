@@ -60,14 +60,10 @@ pub struct ServerBody {
     port: Option<u16>,
     hosting: Hosting,
     region: Option<String>,
-    #[serde(default = "default_tls")]
-    tls: TlsMode,
+    /// Default: the engine's ([`Engine::default_tls`]: `verify` for SQL Server).
+    tls: Option<TlsMode>,
     admin_username: Option<String>,
     admin_password: Option<String>,
-}
-
-fn default_tls() -> TlsMode {
-    TlsMode::Prefer
 }
 
 async fn add_server(
@@ -82,7 +78,7 @@ async fn add_server(
         port: b.port,
         hosting: b.hosting,
         region: b.region,
-        tls: b.tls,
+        tls: b.tls.unwrap_or(b.engine.default_tls()),
         admin_username: b.admin_username,
         admin_password: b.admin_password.map(SecretString::from),
     };

@@ -116,6 +116,7 @@ fn backup_error(e: BackupError) -> ApiError {
             answer(StatusCode::BAD_GATEWAY, "backup_failed")
         }
         E::ToolMissing { .. } => answer(StatusCode::INTERNAL_SERVER_ERROR, "backup_tool_missing"),
+        E::EngineUnsupported { .. } => answer(StatusCode::CONFLICT, "backup_unsupported"),
         E::Storage(s) => storage_error(s),
         other => ApiError::internal(&other),
     }

@@ -1,5 +1,5 @@
 //! Logs through `tracing`: human-readable text by default, one JSON object a line when
-//! `TENANTRY_LOG_FORMAT=json`. The filter comes from `TENANTRY_LOG` (default `info,sqlx=warn`).
+//! `TENANTRY_LOG_FORMAT=json`. The filter comes from `TENANTRY_LOG` (default `info,sqlx=warn,tiberius=error`: tiberius logs every SQL Server login's TLS handshake at info).
 //!
 //! Every line logged while a request is handled carries its request span: `request_id` (also the
 //! `x-request-id` response header), method, path and, on tenant requests, `tenant` (the code, as
@@ -58,7 +58,7 @@ where
 /// Installs the process's subscriber (stderr), in `format`.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_env("TENANTRY_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tiberius=error"));
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Text => registry

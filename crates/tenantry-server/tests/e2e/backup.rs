@@ -85,6 +85,7 @@ fn tables_sql(engine: Engine) -> &'static str {
         Engine::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         }
+        Engine::Mssql => "SELECT name FROM sys.tables",
     }
 }
 

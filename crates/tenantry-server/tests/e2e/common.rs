@@ -19,7 +19,7 @@ use tenantry::tenant::{
     TlsMode,
 };
 use tenantry_server::startup::{self, App};
-use tenantry_testkit::{shared_mariadb, shared_pg, unique_name};
+use tenantry_testkit::{shared_babelfish, shared_mariadb, shared_pg, unique_name};
 
 pub const PASSWORD: &str = "test-password";
 /// Upload limit of the test app: small, so oversize uploads are cheap.
@@ -40,6 +40,8 @@ pub enum On {
     /// Throwaway PostgreSQL server `n` (0 = "ours", 1 = "a customer's").
     Pg(usize),
     MariaDb,
+    /// The shared SQL Server fixture (Babelfish, or `$TENANTRY_TEST_MSSQL_URL`).
+    Mssql,
 }
 
 impl TestApp {
@@ -152,6 +154,7 @@ impl TestApp {
                     Hosting::Ours,
                 )
             }
+            On::Mssql => return self.mssql_server("mssql", Hosting::Ours).await,
         };
         let name = ServerName::parse(&name).unwrap();
         if let Ok(s) = self.registry().server_by_name(&name).await {
@@ -160,7 +163,7 @@ impl TestApp {
         let admin = match engine {
             Engine::Postgres => Some("postgres".to_owned()),
             Engine::Mysql => Some("root".to_owned()),
-            Engine::Sqlite => None,
+            Engine::Sqlite | Engine::Mssql => None,
         };
         self.registry()
             .add_server(NewServer {
@@ -178,6 +181,30 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Registers the SQL Server fixture as server `name` (idempotent per app), with its sysadmin
+    /// login and the TLS mode it needs.
+    pub async fn mssql_server(&self, name: &str, hosting: Hosting) -> DataServer {
+        let name = ServerName::parse(name).unwrap();
+        if let Ok(s) = self.registry().server_by_name(&name).await {
+            return s;
+        }
+        let s = shared_babelfish();
+        self.registry()
+            .add_server(NewServer {
+                name,
+                engine: Engine::Mssql,
+                host: s.host().to_owned(),
+                port: Some(s.port()),
+                hosting,
+                region: Some("test".into()),
+                tls: mssql_tls(),
+                admin_username: Some(s.admin_user().to_owned()),
+                admin_password: Some(secret(s.admin_password())),
+            })
+            .await
+            .unwrap()
+    }
+
     pub fn new_tenant(code: &str, server: &DataServer) -> NewTenant {
         let code = TenantCode::parse(code).unwrap();
         NewTenant {
@@ -190,7 +217,9 @@ impl TestApp {
             database: Some(DatabaseName::parse(&unique_name("t")).unwrap()),
             schema: None,
             username: server.admin_username.clone(),
-            password: None,
+            // SQL Server logins have passwords (the other fixtures trust local connections).
+            password: (server.engine == Engine::Mssql)
+                .then(|| secret(shared_babelfish().admin_password())),
             status: TenantStatus::Provisioning,
             region: None,
             pool: PoolSettings {
@@ -217,7 +246,11 @@ impl TestApp {
         let db = new.database.clone().unwrap();
         tenantry::provision::ServerAdmin {
             server: &server,
-            password: None,
+            password: self
+                .registry()
+                .server_admin_password(server.id)
+                .await
+                .unwrap(),
         }
         .create_database(&db)
         .await
@@ -473,6 +506,18 @@ pub fn mariadb_user_for_database(db: &str, user: &str, password: &str) {
              GRANT ALL ON `{db}`.* TO '{user}'@'%'; GRANT ALL ON `{db}`.* TO '{user}'@'localhost';"
         ))
         .unwrap();
+}
+
+/// The registry TLS mode of the SQL Server fixture: Babelfish encrypts with a self-signed
+/// certificate (`require`: encrypt, trust the certificate); a real server from
+/// `$TENANTRY_TEST_MSSQL_URL` gets what its URL says.
+pub fn mssql_tls() -> TlsMode {
+    let s = shared_babelfish();
+    match (s.encrypt(), s.trust_server_certificate()) {
+        (false, _) => TlsMode::Disable,
+        (true, true) => TlsMode::Require,
+        (true, false) => TlsMode::Verify,
+    }
 }
 
 pub fn server_name(s: &str) -> ServerName {

@@ -14,13 +14,14 @@ fn names(body: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn tenants_on_two_postgres_servers_and_mariadb_see_only_their_own_rows() {
+async fn tenants_on_two_postgres_servers_mariadb_sqlite_and_sql_server_see_only_their_own_rows() {
     let t = TestApp::spawn().await;
     let tenants = [
         ("OURS", On::Pg(0)),
         ("THEIRS", On::Pg(1)),
         ("MARIA", On::MariaDb),
         ("LITE", On::Sqlite),
+        ("SQLSRV", On::Mssql),
     ];
     let mut tokens = Vec::new();
     for (code, on) in tenants {
@@ -74,6 +75,23 @@ async fn token_for_acme_is_rejected_on_demo() {
             (s, error_code(&body)),
             (StatusCode::FORBIDDEN, "tenant_mismatch"),
             "{path} {headers:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sql_server_tenants_token_is_rejected_on_a_postgres_tenant_and_back() {
+    let t = TestApp::spawn().await;
+    t.tenant("SQLTOK", On::Mssql).await;
+    t.tenant("PGTOK", On::Pg(0)).await;
+    for (token_of, other) in [("SQLTOK", "PGTOK"), ("PGTOK", "SQLTOK")] {
+        let token = t.login(token_of).await;
+        let path = format!("/api/customers?company={other}");
+        let (s, body) = t.call(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(
+            (s, error_code(&body)),
+            (StatusCode::FORBIDDEN, "tenant_mismatch"),
+            "{token_of} on {other}"
         );
     }
 }

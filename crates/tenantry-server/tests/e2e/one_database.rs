@@ -42,7 +42,7 @@ fn exists(on: On, db: &str) -> bool {
                 &format!("SELECT datname FROM pg_database WHERE datname = '{db}'"),
             )
             .unwrap(),
-        On::Sqlite => unreachable!("not used here"),
+        On::Sqlite | On::Mssql => unreachable!("not used here"),
     };
     out.trim() == db
 }

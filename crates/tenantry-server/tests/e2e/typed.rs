@@ -104,7 +104,7 @@ async fn v1_database(t: &TestApp, code: &str, on: On, at: &str) -> tenantry::reg
     let mut conn = EngineConnection::connect(&config.source, purpose, timeout)
         .await
         .unwrap();
-    let all = migrate::migrator(tenant.engine);
+    let all = migrate::migrator(tenant.engine).expect("a sqlx engine");
     let v1 = Migrator {
         migrations: Cow::Owned(all.iter().filter(|m| m.version == 1).cloned().collect()),
         ..Migrator::DEFAULT

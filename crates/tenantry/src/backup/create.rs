@@ -63,6 +63,8 @@ impl Backups {
             .tenant_config(code)
             .await?
             .ok_or_else(|| RegistryError::NotFound(format!("tenant {code}")))?;
+        // Refused before any work: an engine without a dump format.
+        DumpFormat::for_engine(config.tenant.engine)?;
         let status = config.tenant.status;
         if !matches!(status, TenantStatus::Active | TenantStatus::Suspended) {
             return Err(BackupError::WrongStatus {
@@ -82,7 +84,7 @@ impl Backups {
     ) -> Result<BackupReport, BackupError> {
         let t = &config.tenant;
         let staging = self.store.staging()?;
-        let format = DumpFormat::for_engine(t.engine);
+        let format = DumpFormat::for_engine(t.engine)?;
         let dump_path = staging.path().join(format.part_name());
         progress("dump database");
         dump::dump(&config.source, &dump_path).await?;

@@ -72,6 +72,7 @@ pub(crate) async fn dump(source: &DataSource, out: &Path) -> Result<(), BackupEr
             tools::run(cmd, "mariadb-dump").await
         }
         Engine::Sqlite => vacuum_into(&sqlite_file(source), out).await,
+        engine @ Engine::Mssql => Err(BackupError::EngineUnsupported { engine }),
     }
 }
 
@@ -142,6 +143,7 @@ pub(crate) async fn load(
             tools::run(cmd, "mariadb").await
         }
         Engine::Sqlite => place_sqlite(&sqlite_file(source), dump).await,
+        engine @ Engine::Mssql => Err(BackupError::EngineUnsupported { engine }),
     }
 }
 

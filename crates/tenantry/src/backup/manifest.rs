@@ -35,11 +35,13 @@ pub enum DumpFormat {
 }
 
 impl DumpFormat {
-    pub fn for_engine(engine: Engine) -> Self {
+    /// The dump format of `engine`; SQL Server tenants are not backed up by tenantry (yet).
+    pub fn for_engine(engine: Engine) -> Result<Self, super::BackupError> {
         match engine {
-            Engine::Postgres => DumpFormat::PgCustom,
-            Engine::Mysql => DumpFormat::MysqlSql,
-            Engine::Sqlite => DumpFormat::SqliteFile,
+            Engine::Postgres => Ok(DumpFormat::PgCustom),
+            Engine::Mysql => Ok(DumpFormat::MysqlSql),
+            Engine::Sqlite => Ok(DumpFormat::SqliteFile),
+            Engine::Mssql => Err(super::BackupError::EngineUnsupported { engine }),
         }
     }
 

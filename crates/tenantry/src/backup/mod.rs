@@ -89,6 +89,12 @@ pub enum BackupError {
     },
     #[error("{0}")]
     Incompatible(String),
+    /// SQL Server tenants: tenantry has no dump tool for them yet.
+    #[error(
+        "tenantry cannot back up or restore {engine} tenants yet: use the server's own backups \
+         (SQL Server BACKUP DATABASE, Azure SQL automated backups and point-in-time restore)"
+    )]
+    EngineUnsupported { engine: Engine },
     #[error("database {database} already exists on server {server}; a restore never adopts a database it did not create")]
     DatabaseExists { database: String, server: String },
     #[error("step {step} failed: {message}")]

@@ -40,7 +40,7 @@ pub async fn backup_registry(
     let dir = out.parent().unwrap_or(Path::new(".")).to_owned();
     private_dir(&dir)?;
     let staging = scratch_in(&dir)?;
-    let format = DumpFormat::for_engine(registry.engine());
+    let format = DumpFormat::for_engine(registry.engine())?;
     let dump_path = staging.path().join(format.part_name());
     match registry.engine() {
         Engine::Postgres => dump::dump(&postgres_source(url)?, &dump_path).await?,

@@ -96,12 +96,17 @@ pub(crate) fn pg_command(tool: Tool, source: &DataSource) -> Result<Command, Bac
         TlsMode::Disable => "disable",
         TlsMode::Prefer => "prefer",
         TlsMode::Require => "require",
+        TlsMode::Verify => "verify-full",
     };
     cmd.env("PGHOST", &source.host)
         .env("PGPORT", source.port.to_string())
         .env("PGSSLMODE", sslmode)
         .env("PGCONNECT_TIMEOUT", "10")
         .env("PGAPPNAME", "tenantry-backup");
+    if source.tls == TlsMode::Verify {
+        // verify-full against the system's roots, as the pools do (libpq 16+).
+        cmd.env("PGSSLROOTCERT", "system");
+    }
     if let Some(user) = &source.username {
         cmd.env("PGUSER", user);
     }
@@ -180,6 +185,9 @@ pub(crate) fn mysql_command(
         }
         TlsMode::Require => {
             cmd.arg("--ssl");
+        }
+        TlsMode::Verify => {
+            cmd.arg("--ssl").arg("--ssl-verify-server-cert");
         }
         TlsMode::Prefer => {}
     }

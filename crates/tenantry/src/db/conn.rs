@@ -3,7 +3,10 @@
 //! A tenant pool holds [`EngineConnection`]s, so an application that embeds tenantry keeps its
 //! engine's types (`timestamptz`, `jsonb`, `uuid`, arrays), `query!` checks, `COPY` and `LISTEN`.
 //! Connections are opened from a [`DataSource`] with typed options: no URL ever carries a password.
+//! SQL Server tenants get a tiberius client ([`MssqlConnection`], see [`super::mssql`]).
 
+use super::mssql::MssqlConnection;
+use crate::mssql::MssqlClient;
 use crate::registry::DataSource;
 use crate::tenant::{Engine, TlsMode};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
@@ -20,6 +23,9 @@ pub enum EngineConnection {
     Postgres(PgConnection),
     Mysql(MySqlConnection),
     Sqlite(SqliteConnection),
+    /// SQL Server / Azure SQL (tiberius), with the library's statement timeout. Boxed: a
+    /// tiberius client is about 1.5 KB, the sqlx connections a few dozen bytes.
+    Mssql(Box<MssqlConnection>),
 }
 
 /// What a connection is opened for; decides its session settings.
@@ -35,7 +41,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    fn statement_timeout_ms(self) -> Option<u64> {
+    pub(crate) fn statement_timeout_ms(self) -> Option<u64> {
         match self {
             Purpose::Pool {
                 statement_timeout_ms,
@@ -56,6 +62,16 @@ impl EngineConnection {
             EngineConnection::Postgres(_) => Engine::Postgres,
             EngineConnection::Mysql(_) => Engine::Mysql,
             EngineConnection::Sqlite(_) => Engine::Sqlite,
+            EngineConnection::Mssql(_) => Engine::Mssql,
+        }
+    }
+
+    /// Whether the connection must not be handed out again (a SQL Server statement was cut off
+    /// and not cancelled). sqlx's connections recover by themselves: always false for them.
+    pub fn is_broken(&self) -> bool {
+        match self {
+            EngineConnection::Mssql(c) => c.is_broken(),
+            _ => false,
         }
     }
 
@@ -65,6 +81,11 @@ impl EngineConnection {
         purpose: Purpose,
         timeout: Duration,
     ) -> Result<Self, sqlx::Error> {
+        if source.engine == Engine::Mssql {
+            // Bounded inside: TCP, TLS and login share the budget; the result names its stage.
+            let conn = MssqlConnection::connect(source, purpose, timeout).await?;
+            return Ok(EngineConnection::Mssql(Box::new(conn)));
+        }
         match tokio::time::timeout(timeout, connect(source, purpose)).await {
             Ok(result) => result,
             Err(_) => Err(sqlx::Error::PoolTimedOut),
@@ -77,6 +98,7 @@ impl EngineConnection {
             EngineConnection::Postgres(c) => c.ping().await,
             EngineConnection::Mysql(c) => c.ping().await,
             EngineConnection::Sqlite(c) => c.ping().await,
+            EngineConnection::Mssql(c) => c.ping().await,
         }
     }
 
@@ -86,6 +108,7 @@ impl EngineConnection {
             EngineConnection::Postgres(c) => c.close().await,
             EngineConnection::Mysql(c) => c.close().await,
             EngineConnection::Sqlite(c) => c.close().await,
+            EngineConnection::Mssql(c) => (*c).close().await,
         }
     }
 
@@ -95,6 +118,7 @@ impl EngineConnection {
             EngineConnection::Postgres(c) => c.execute(sql).await.map(drop),
             EngineConnection::Mysql(c) => c.execute(sql).await.map(drop),
             EngineConnection::Sqlite(c) => c.execute(sql).await.map(drop),
+            EngineConnection::Mssql(c) => c.batch(sql.to_owned()).await,
         }
     }
 
@@ -118,10 +142,21 @@ impl EngineConnection {
             _ => None,
         }
     }
+
+    /// The SQL Server client (tiberius) of a SQL Server tenant. Parameters are `@P1, @P2, …`.
+    pub fn as_mssql(&mut self) -> Option<&mut MssqlClient> {
+        match self {
+            EngineConnection::Mssql(c) => Some(c.client()),
+            _ => None,
+        }
+    }
 }
 
 async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnection, sqlx::Error> {
     match source.engine {
+        Engine::Mssql => Err(sqlx::Error::Configuration(
+            "SQL Server connections are opened by MssqlConnection".into(),
+        )),
         Engine::Postgres => {
             let mut options = PgConnectOptions::new_without_pgpass()
                 .host(&source.host)
@@ -131,6 +166,7 @@ async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnecti
                     TlsMode::Disable => PgSslMode::Disable,
                     TlsMode::Prefer => PgSslMode::Prefer,
                     TlsMode::Require => PgSslMode::Require,
+                    TlsMode::Verify => PgSslMode::VerifyFull,
                 })
                 .application_name("tenantry")
                 .statement_cache_capacity(STATEMENT_CACHE);
@@ -171,6 +207,7 @@ async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnecti
                     TlsMode::Disable => MySqlSslMode::Disabled,
                     TlsMode::Prefer => MySqlSslMode::Preferred,
                     TlsMode::Require => MySqlSslMode::Required,
+                    TlsMode::Verify => MySqlSslMode::VerifyIdentity,
                 })
                 .statement_cache_capacity(STATEMENT_CACHE);
             if let Some(user) = &source.username {

@@ -3,7 +3,9 @@
 //! - [`conn`]: typed tenant connections ([`EngineConnection`]) in each engine's own driver, opened
 //!   from a data source with typed options (no password in any URL).
 //! - [`value`]: the library's own statements, written once with `?` placeholders and typed values
-//!   ([`SqlValue`]), run on any engine.
+//!   ([`SqlValue`]), run on any engine ([`tsql`] translates them for SQL Server).
+//! - [`mssql`]: SQL Server connections (tiberius) with a client-enforced statement timeout.
+//! - `size`: how much space a tenant's data takes (`EngineConnection::database_bytes`).
 //! - Admin and onboarding connections (DDL on a data server) use sqlx's `Any` driver through
 //!   [`connect_url`].
 //!
@@ -11,9 +13,13 @@
 //! rewritten: values are always bound, never spliced.
 
 pub mod conn;
+pub mod mssql;
+mod size;
+pub mod tsql;
 pub mod value;
 
 pub use conn::{EngineConnection, Purpose};
+pub use mssql::MssqlConnection;
 pub use value::{ColType, SqlValue, Values};
 
 use crate::tenant::{Engine, TlsMode};
@@ -28,9 +34,12 @@ pub fn install_drivers() {
     ONCE.call_once(sqlx::any::install_default_drivers);
 }
 
-/// Rewrites `?` placeholders to `$n` for PostgreSQL; other engines take the text as it is.
-/// Question marks inside single-quoted literals are left alone.
+/// Rewrites `?` placeholders to `$n` for PostgreSQL and `@Pn` for SQL Server; MySQL and SQLite
+/// take the text as it is. Question marks inside single-quoted literals are left alone.
 pub fn sql(engine: Engine, text: &str) -> Cow<'_, str> {
+    if engine == Engine::Mssql {
+        return tsql::numbered(text);
+    }
     if engine != Engine::Postgres || !text.contains('?') {
         return Cow::Borrowed(text);
     }
@@ -70,7 +79,9 @@ pub struct Target<'a> {
 }
 
 /// Builds a connection URL for the `Any` driver. User and password are percent-encoded by `url`.
-/// The result contains the password: never log it.
+/// The result contains the password: never log it. SQL Server has no `Any` driver: its URL
+/// (`mssql://…?encrypt=…&trust_server_certificate=…`, the form `TENANTRY_TEST_MSSQL_URL` takes)
+/// only describes the target.
 pub fn connect_url(t: &Target<'_>) -> Result<String, url::ParseError> {
     match t.engine {
         Engine::Sqlite => {
@@ -78,11 +89,11 @@ pub fn connect_url(t: &Target<'_>) -> Result<String, url::ParseError> {
             let mode = if t.create { "rwc" } else { "rw" };
             Ok(format!("sqlite://{}?mode={mode}", path.display()))
         }
-        Engine::Postgres | Engine::Mysql => {
-            let scheme = if t.engine == Engine::Postgres {
-                "postgres"
-            } else {
-                "mysql"
+        Engine::Postgres | Engine::Mysql | Engine::Mssql => {
+            let scheme = match t.engine {
+                Engine::Postgres => "postgres",
+                Engine::Mssql => "mssql",
+                _ => "mysql",
             };
             let mut url = url::Url::parse(&format!("{scheme}://placeholder/"))?;
             url.set_host(Some(t.host))?;
@@ -98,14 +109,23 @@ pub fn connect_url(t: &Target<'_>) -> Result<String, url::ParseError> {
             }
             url.set_path(t.database);
             let mode = match (t.engine, t.tls) {
-                (Engine::Postgres, TlsMode::Disable) => "sslmode=disable",
-                (Engine::Postgres, TlsMode::Prefer) => "sslmode=prefer",
-                (Engine::Postgres, TlsMode::Require) => "sslmode=require",
-                (_, TlsMode::Disable) => "ssl-mode=DISABLED",
-                (_, TlsMode::Prefer) => "ssl-mode=PREFERRED",
-                (_, TlsMode::Require) => "ssl-mode=REQUIRED",
+                (Engine::Postgres, TlsMode::Disable) => "sslmode=disable".to_owned(),
+                (Engine::Postgres, TlsMode::Prefer) => "sslmode=prefer".to_owned(),
+                (Engine::Postgres, TlsMode::Require) => "sslmode=require".to_owned(),
+                (Engine::Postgres, TlsMode::Verify) => "sslmode=verify-full".to_owned(),
+                (Engine::Mssql, tls) => {
+                    let m = mssql::tls_of(tls);
+                    format!(
+                        "encrypt={}&trust_server_certificate={}",
+                        m.encrypt, m.trust_server_certificate
+                    )
+                }
+                (_, TlsMode::Disable) => "ssl-mode=DISABLED".to_owned(),
+                (_, TlsMode::Prefer) => "ssl-mode=PREFERRED".to_owned(),
+                (_, TlsMode::Require) => "ssl-mode=REQUIRED".to_owned(),
+                (_, TlsMode::Verify) => "ssl-mode=VERIFY_IDENTITY".to_owned(),
             };
-            url.set_query(Some(mode));
+            url.set_query(Some(&mode));
             Ok(url.into())
         }
     }
@@ -134,6 +154,10 @@ mod tests {
         );
         assert_eq!(sql(Engine::Mysql, q), q);
         assert_eq!(sql(Engine::Sqlite, q), q);
+        assert_eq!(
+            sql(Engine::Mssql, q),
+            "SELECT * FROM t WHERE a = @P1 AND b = '?' AND c = @P2"
+        );
     }
 
     #[test]

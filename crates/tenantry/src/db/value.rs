@@ -1,8 +1,12 @@
 //! Engine-neutral statements over an [`EngineConnection`]: the library's own SQL (users, the sample
 //! API, migrations bookkeeping) is written once with `?` placeholders and typed values, and runs on
-//! each engine's own driver. Values are always bound, never spliced.
+//! each engine's own driver. Values are always bound, never spliced. On SQL Server the statement
+//! is translated first ([`super::tsql`]: `@Pn` placeholders, `OFFSET … FETCH`, `OUTPUT
+//! inserted.id`, NULL keywords); booleans are `BIT`, times `DATETIME2` in UTC.
 
 use super::conn::EngineConnection;
+use super::mssql::Bound;
+use super::tsql;
 use crate::tenant::Engine;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -119,16 +123,28 @@ macro_rules! decode_row {
     }};
 }
 
-/// Runs `$body` with `$c` bound to the typed connection and `$sql` rewritten for its engine.
+/// Runs `$body` with `$c` bound to the typed sqlx connection and `$sql` rewritten for its engine,
+/// or `$mssql` with `$m` bound to a SQL Server connection.
 macro_rules! on_engine {
-    ($conn:expr, $text:expr, |$c:ident, $sql:ident| $body:expr) => {{
+    ($conn:expr, $text:expr, |$c:ident, $sql:ident| $body:expr, |$m:ident| $mssql:expr) => {{
         let engine = $conn.engine();
-        let rewritten = crate::db::sql(engine, $text);
-        let $sql: &str = &rewritten;
         match $conn {
-            EngineConnection::Postgres($c) => $body,
-            EngineConnection::Mysql($c) => $body,
-            EngineConnection::Sqlite($c) => $body,
+            EngineConnection::Postgres($c) => {
+                let rewritten = crate::db::sql(engine, $text);
+                let $sql: &str = &rewritten;
+                $body
+            }
+            EngineConnection::Mysql($c) => {
+                let rewritten = crate::db::sql(engine, $text);
+                let $sql: &str = &rewritten;
+                $body
+            }
+            EngineConnection::Sqlite($c) => {
+                let rewritten = crate::db::sql(engine, $text);
+                let $sql: &str = &rewritten;
+                $body
+            }
+            EngineConnection::Mssql($m) => $mssql,
         }
     }};
 }
@@ -136,12 +152,20 @@ macro_rules! on_engine {
 impl EngineConnection {
     /// Runs a statement; returns the number of rows it affected.
     pub async fn execute(&mut self, text: &str, args: &[SqlValue]) -> Result<u64, sqlx::Error> {
-        on_engine!(self, text, |c, sql| {
-            Ok(bind_values!(sqlx::query(sql), args)
-                .execute(&mut *c)
-                .await?
-                .rows_affected())
-        })
+        on_engine!(
+            self,
+            text,
+            |c, sql| {
+                Ok(bind_values!(sqlx::query(sql), args)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected())
+            },
+            |m| {
+                let s = tsql::statement(text, args);
+                m.execute(s.sql, bound(&s.args)).await
+            }
+        )
     }
 
     /// Every row of a query, each decoded into `cols` (by position).
@@ -151,16 +175,25 @@ impl EngineConnection {
         args: &[SqlValue],
         cols: &[ColType],
     ) -> Result<Vec<Values>, sqlx::Error> {
-        on_engine!(self, text, |c, sql| {
-            let rows = bind_values!(sqlx::query(sql), args)
-                .fetch_all(&mut *c)
-                .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(decode_row!(row, cols));
+        on_engine!(
+            self,
+            text,
+            |c, sql| {
+                let rows = bind_values!(sqlx::query(sql), args)
+                    .fetch_all(&mut *c)
+                    .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    out.push(decode_row!(row, cols));
+                }
+                Ok(out)
+            },
+            |m| {
+                let s = tsql::statement(text, args);
+                let rows = m.rows(s.sql, bound(&s.args), false).await?;
+                rows.iter().map(|r| decode_mssql(r, cols)).collect()
             }
-            Ok(out)
-        })
+        )
     }
 
     /// The first row of a query, if any.
@@ -170,15 +203,24 @@ impl EngineConnection {
         args: &[SqlValue],
         cols: &[ColType],
     ) -> Result<Option<Values>, sqlx::Error> {
-        on_engine!(self, text, |c, sql| {
-            match bind_values!(sqlx::query(sql), args)
-                .fetch_optional(&mut *c)
-                .await?
-            {
-                Some(row) => Ok(Some(decode_row!(&row, cols))),
-                None => Ok(None),
+        on_engine!(
+            self,
+            text,
+            |c, sql| {
+                match bind_values!(sqlx::query(sql), args)
+                    .fetch_optional(&mut *c)
+                    .await?
+                {
+                    Some(row) => Ok(Some(decode_row!(&row, cols))),
+                    None => Ok(None),
+                }
+            },
+            |m| {
+                let s = tsql::statement(text, args);
+                let rows = m.rows(s.sql, bound(&s.args), false).await?;
+                rows.first().map(|r| decode_mssql(r, cols)).transpose()
             }
-        })
+        )
     }
 
     /// A single integer (e.g. `SELECT COUNT(*) …`).
@@ -206,10 +248,79 @@ impl EngineConnection {
                     .await?;
                 i64::try_from(done.last_insert_id()).map_err(|_| sqlx::Error::RowNotFound)
             }
+            // SQL Server: `OUTPUT inserted.id` (fine without triggers, as the tenant schema is).
+            Engine::Mssql => {
+                let output = tsql::output_inserted_id(text).ok_or_else(|| {
+                    sqlx::Error::Configuration(
+                        "insert_returning_id needs an INSERT … VALUES statement".into(),
+                    )
+                })?;
+                self.fetch_i64(&output, args).await
+            }
             _ => {
                 let returning = format!("{text} RETURNING id");
                 self.fetch_i64(&returning, args).await
             }
         }
     }
+}
+
+/// The non-null arguments of a translated statement, owned for tiberius. Times are truncated to
+/// milliseconds (the columns are `DATETIME2(3)`; SQL Server would round).
+fn bound(args: &[SqlValue]) -> Vec<Bound> {
+    use chrono::SubsecRound;
+    args.iter()
+        .filter_map(|a| match a {
+            SqlValue::Null(_) => None,
+            SqlValue::Int(i) => Some(Bound::Int(*i)),
+            SqlValue::Text(s) => Some(Bound::Text(s.clone())),
+            SqlValue::Bool(b) => Some(Bound::Bool(*b)),
+            SqlValue::Time(t) => Some(Bound::Time(t.trunc_subsecs(3).naive_utc())),
+        })
+        .collect()
+}
+
+/// A SQL Server row decoded into `cols` (by position).
+fn decode_mssql(row: &tiberius::Row, cols: &[ColType]) -> Result<Values, sqlx::Error> {
+    use tiberius::{ColumnData as D, FromSql};
+    let mut out = Vec::with_capacity(cols.len());
+    for (i, col) in cols.iter().enumerate() {
+        let data = row.cells().nth(i).map(|(_, d)| d).ok_or_else(|| {
+            sqlx::Error::ColumnIndexOutOfBounds {
+                index: i,
+                len: row.len(),
+            }
+        })?;
+        let mismatch =
+            || sqlx::Error::Decode(format!("column {i}: {data:?} is not a {col:?} value").into());
+        let value = match (col, data) {
+            (ColType::Int, D::U8(v)) => v.map(|n| SqlValue::Int(n.into())),
+            (ColType::Int, D::I16(v)) => v.map(|n| SqlValue::Int(n.into())),
+            (ColType::Int, D::I32(v)) => v.map(|n| SqlValue::Int(n.into())),
+            (ColType::Int, D::I64(v)) => v.map(SqlValue::Int),
+            (ColType::Int, D::Numeric(v)) => match v {
+                Some(n) if n.scale() == 0 => Some(SqlValue::Int(
+                    i64::try_from(n.value()).map_err(|_| mismatch())?,
+                )),
+                Some(_) => return Err(mismatch()),
+                None => None,
+            },
+            (ColType::Text, D::String(v)) => v.as_deref().map(|s| SqlValue::Text(s.to_owned())),
+            (ColType::Text, D::Guid(v)) => v.map(|g| SqlValue::Text(g.to_string())),
+            (ColType::Bool, D::Bit(v)) => v.map(SqlValue::Bool),
+            (ColType::Bool, D::U8(v)) => v.map(|n| SqlValue::Bool(n != 0)),
+            (ColType::Bool, D::I32(v)) => v.map(|n| SqlValue::Bool(n != 0)),
+            (ColType::Time, D::DateTimeOffset(_)) => DateTime::<Utc>::from_sql(data)
+                .map_err(super::mssql::from_tiberius)?
+                .map(SqlValue::Time),
+            (ColType::Time, D::DateTime(_) | D::DateTime2(_) | D::SmallDateTime(_)) => {
+                chrono::NaiveDateTime::from_sql(data)
+                    .map_err(super::mssql::from_tiberius)?
+                    .map(|t| SqlValue::Time(t.and_utc()))
+            }
+            _ => return Err(mismatch()),
+        };
+        out.push(value.unwrap_or(SqlValue::Null(*col)));
+    }
+    Ok(out)
 }

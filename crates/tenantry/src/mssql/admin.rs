@@ -47,6 +47,41 @@ impl MssqlAdmin {
         Ok(n > 0)
     }
 
+    /// Whether `schema` exists in `database` (`false` when the database does not).
+    pub async fn schema_exists(
+        &self,
+        database: &DatabaseName,
+        schema: &DatabaseName,
+    ) -> Result<bool, MssqlError> {
+        if !self.database_exists(database).await? {
+            return Ok(false);
+        }
+        let mut client = self.connect_to(database.as_str()).await?;
+        let found = schema_exists(&mut client, schema).await;
+        close(client).await;
+        found
+    }
+
+    /// Whether `database` (or only `schema` in it) holds no user object: what a crash right after
+    /// `CREATE DATABASE` leaves behind.
+    pub async fn is_empty(
+        &self,
+        database: &DatabaseName,
+        schema: Option<&DatabaseName>,
+    ) -> Result<bool, MssqlError> {
+        let mut client = self.connect_to(database.as_str()).await?;
+        let in_schema = "SELECT COUNT(*) FROM sys.objects o JOIN sys.schemas s \
+                         ON s.schema_id = o.schema_id WHERE o.is_ms_shipped = 0 AND s.name = @P1";
+        // Every user object, whatever its schema (`@P1 = @P1` only gives the query its parameter).
+        let anywhere = "SELECT COUNT(*) FROM sys.objects WHERE is_ms_shipped = 0 AND @P1 = @P1";
+        let n = match schema {
+            Some(s) => count(&mut client, "is_empty", in_schema, s.as_str()).await,
+            None => count(&mut client, "is_empty", anywhere, "x").await,
+        };
+        close(client).await;
+        Ok(n? == 0)
+    }
+
     /// Creates database `name` unless it exists. A concurrent creator winning the race is fine
     /// (SQL Server 1801 "already exists" counts as success).
     #[tracing::instrument(skip(self), fields(server = %self.options.host))]

@@ -208,7 +208,10 @@ async fn attempt(opts: &ConnectOptions, host: &str, port: u16) -> Result<MssqlCl
         .await
         .map_err(Attempt::Tcp)?;
     tcp.set_nodelay(true).map_err(Attempt::Tcp)?;
-    match Client::connect(opts.config(host, port), tcp.compat_write()).await {
+    // Boxed: tiberius' login future is large (~20 KB in debug builds), and every future that
+    // awaits a connection (provisioning, probes, pools) would otherwise carry it inline.
+    let login = Box::pin(Client::connect(opts.config(host, port), tcp.compat_write()));
+    match login.await {
         Ok(client) => Ok(client),
         Err(tiberius::error::Error::Routing { host, port }) => Err(Attempt::Routing { host, port }),
         Err(e) => Err(Attempt::Tiberius(e)),

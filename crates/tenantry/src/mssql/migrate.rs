@@ -64,7 +64,8 @@ macro_rules! embedded {
     };
 }
 
-/// Prefix of the application lock's name (the database name follows).
+/// Prefix of the application lock's name (the database and the session's default schema follow:
+/// tenants sharing a database each migrate their own schema).
 const LOCK: &str = "N'tenantry_migrations:'";
 
 /// The migrations embedded in this binary, in version order.
@@ -116,7 +117,7 @@ pub async fn run(
     lock(client).await?;
     let result = run_locked(client, migrations).await;
     let release = format!(
-        "DECLARE @res NVARCHAR(255) = {LOCK} + DB_NAME(); \
+        "DECLARE @res NVARCHAR(255) = {LOCK} + DB_NAME() + N'.' + SCHEMA_NAME(); \
          EXEC sp_releaseapplock @Resource = @res, @LockOwner = N'Session'"
     );
     let _ = batch(client, "migrate: release lock", &release).await;
@@ -192,13 +193,13 @@ async fn apply(client: &mut MssqlClient, m: &Migration) -> Result<(), MssqlError
     Ok(())
 }
 
-/// Waits up to 60 s for the exclusive session lock `tenantry_migrations:<database>`. SQL Server
-/// scopes application locks to the database already; Babelfish keeps every T-SQL database in one
-/// PostgreSQL database, so the name carries the database to keep tenants from queueing on each
-/// other.
+/// Waits up to 60 s for the exclusive session lock `tenantry_migrations:<database>.<schema>`. SQL
+/// Server scopes application locks to the database already; Babelfish keeps every T-SQL database
+/// in one PostgreSQL database, so the name carries the database (and the schema, for tenants
+/// sharing a database) to keep tenants from queueing on each other.
 async fn lock(client: &mut MssqlClient) -> Result<(), MssqlError> {
     let sql = format!(
-        "DECLARE @r INT, @res NVARCHAR(255) = {LOCK} + DB_NAME(); \
+        "DECLARE @r INT, @res NVARCHAR(255) = {LOCK} + DB_NAME() + N'.' + SCHEMA_NAME(); \
          EXEC @r = sp_getapplock @Resource = @res, @LockMode = N'Exclusive', \
          @LockOwner = N'Session', @LockTimeout = 60000; SELECT @r"
     );

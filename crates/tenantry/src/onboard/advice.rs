@@ -83,6 +83,7 @@ pub(crate) fn sqlite_file_missing(src: &DataSource) -> String {
 pub(crate) fn tcp_refused(host: &str, port: u16, engine: Engine) -> String {
     let setting = match engine {
         Engine::Mysql => "bind-address",
+        Engine::Mssql => "the TCP/IP protocol and its port in SQL Server Configuration Manager",
         _ => "listen_addresses",
     };
     format!(
@@ -146,6 +147,7 @@ pub(crate) fn read_failed(src: &DataSource, detail: &str) -> String {
         ),
         Engine::Mysql => format!("GRANT SELECT ON `{db}`.* TO '{u}'@'%'"),
         Engine::Sqlite => format!("make '{}' readable by the platform", sqlite_file(src)),
+        Engine::Mssql => format!("connected to database [{db}], run: ALTER ROLE db_datareader ADD MEMBER [{u}]"),
     };
     format!("User '{u}' cannot read database '{db}' ({detail}): {fix}.")
 }
@@ -171,6 +173,7 @@ pub(crate) fn write_failed(src: &DataSource, denial: Denial, detail: &str) -> St
             "GRANT CREATE TEMPORARY TABLES, INSERT, UPDATE, DELETE ON `{db}`.* TO '{u}'@'%'"
         ),
         Engine::Sqlite => format!("make '{}' and its directory writable by the platform", sqlite_file(src)),
+        Engine::Mssql => format!("connected to database [{db}], run: ALTER ROLE db_datawriter ADD MEMBER [{u}]"),
     };
     format!("User '{u}' cannot create a temporary table and insert into it in database '{db}' ({detail}): {fix}.")
 }
@@ -189,6 +192,9 @@ pub(crate) fn ddl_failed(src: &DataSource, denial: Denial, detail: &str) -> Stri
             format!("GRANT CREATE, ALTER, DROP, INDEX, REFERENCES ON `{db}`.* TO '{u}'@'%'")
         }
         Engine::Sqlite => format!("make the directory '{}' writable by the platform", src.host),
+        Engine::Mssql => {
+            format!("connected to database [{db}], run: ALTER ROLE db_ddladmin ADD MEMBER [{u}]")
+        }
     };
     format!(
         "User '{u}' cannot create and drop tables in database '{db}' ({detail}), which our migrations need: \

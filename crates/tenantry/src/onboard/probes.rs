@@ -130,6 +130,8 @@ pub(super) async fn read(run: &mut Run, src: &DataSource, conn: &mut AnyConnecti
         Engine::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
         Engine::Mysql => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '_sqlx_migrations'",
         Engine::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        // Never reached: SQL Server is checked by `crate::mssql::onboard`.
+        Engine::Mssql => "SELECT COUNT(*) FROM sys.tables WHERE name = '_tenantry_migrations'",
     };
     let found = within(
         SQL_TIMEOUT,

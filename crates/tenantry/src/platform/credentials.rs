@@ -164,7 +164,11 @@ async fn set_password(
         return Err(CredentialError::External { code: code.clone() });
     }
     let user = username(tenant)?;
-    let password = new.unwrap_or_else(generate_password);
+    // SQL Server's password policy wants three character classes in a generated one.
+    let password = new.unwrap_or_else(|| match tenant.engine {
+        Engine::Mssql => crate::mssql::generate_login_password(),
+        _ => generate_password(),
+    });
     check_password(&password)?;
     refuse_shared_user(registry, tenant, &user).await?;
     let lookup = |source| CredentialError::Lookup {

@@ -3,9 +3,9 @@
 
 use super::{Actor, AuditAction, Platform, PlatformError, TenantRef};
 use crate::provision::ServerAdmin;
-use crate::registry::{Tenant, TenantUpdate};
+use crate::registry::{DataServer, Tenant, TenantUpdate};
 use crate::storage::Removed;
-use crate::tenant::{InvalidValue, Placement, TenantStatus};
+use crate::tenant::{DatabaseName, Engine, InvalidValue, Placement, TenantStatus};
 use serde_json::{json, Value};
 
 /// The confirmation word a delete needs.
@@ -201,6 +201,17 @@ impl Platform {
             password: self.registry().server_admin_password(server.id).await?,
         };
         match &t.schema {
+            Some(schema) if server.engine == Engine::Mssql => {
+                // The schema, then the tenant's own user and login (see `mssql::shared`).
+                let login = self.own_login(t, &server).await?;
+                let login = login.ok_or_else(|| fail(&"the tenant has no login of its own"))?;
+                let dropped = admin
+                    .mssql()
+                    .drop_schema_tenant(&t.database, schema, &login)
+                    .await;
+                dropped.map_err(|e| fail(&e))?;
+                Ok("schema dropped")
+            }
             Some(schema) => {
                 let dropped = admin.drop_schema(&t.database, schema).await;
                 dropped.map_err(|e| fail(&e))?;
@@ -211,9 +222,47 @@ impl Platform {
                     .drop_database(&t.database)
                     .await
                     .map_err(|e| fail(&e))?;
+                // SQL Server keeps logins at server level: the tenant's own login (owner of the
+                // database just dropped, and of nothing else) goes too.
+                if server.engine == Engine::Mssql {
+                    if let Some(login) = self.own_login(t, &server).await? {
+                        let dropped = admin.mssql().drop_login(&login).await;
+                        dropped.map_err(|e| fail(&e))?;
+                    }
+                }
                 Ok("database dropped")
             }
         }
+    }
+}
+
+impl Platform {
+    /// The tenant's own database login: one provisioning generated for it (`u_…`), not the
+    /// server's admin login, and used by no other tenant on the server (tombstones aside).
+    async fn own_login(
+        &self,
+        t: &Tenant,
+        server: &DataServer,
+    ) -> Result<Option<DatabaseName>, PlatformError> {
+        let Some(user) = t.username.as_deref() else {
+            return Ok(None);
+        };
+        if !user.starts_with("u_") || server.admin_username.as_deref() == Some(user) {
+            return Ok(None);
+        }
+        let registry = self.registry();
+        let q = "SELECT COUNT(*) FROM tenants WHERE server_id = ? AND username = ? AND id <> ? \
+                 AND status <> 'deleted'";
+        let others: i64 = sqlx::query_scalar(&registry.sql(q))
+            .bind(t.server_id.to_string())
+            .bind(user)
+            .bind(t.id.to_string())
+            .fetch_one(registry.pool())
+            .await
+            .map_err(crate::registry::RegistryError::from)?;
+        Ok((others == 0)
+            .then(|| DatabaseName::parse(user).ok())
+            .flatten())
     }
 }
 

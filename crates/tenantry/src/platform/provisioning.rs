@@ -31,9 +31,9 @@ pub struct ProvisionRequest {
     pub engine: Option<Engine>,
     /// Default: generated from the code, never another tenant's (see `tenant/names.rs`).
     pub database: Option<DatabaseName>,
-    /// Needed for `shared` placement, which is PostgreSQL's (one schema per tenant).
+    /// Needed for `shared` placement on PostgreSQL and SQL Server.
     pub schema: Option<DatabaseName>,
-    /// Database login; default (not external): the server's admin login.
+    /// Database login; default (not external): the server's admin login (and its password).
     pub username: Option<String>,
     pub password: Option<SecretString>,
     /// Password of the tenant's `admin` user; default: generated (and returned once).
@@ -243,7 +243,14 @@ impl Platform {
         if req.placement != Placement::External {
             self.check_not_on_server(&server, &database, schema).await?;
         }
-        let new = new_tenant(req, &server, database);
+        // Not external and no login given: the tenant connects as the server's admin, with its
+        // password (stored encrypted with the tenant; SQL Server logins always have one).
+        let as_admin = req.username.is_none() && req.placement != Placement::External;
+        let password = match req.password.clone() {
+            None if as_admin => self.registry().server_admin_password(server.id).await?,
+            given => given,
+        };
+        let new = new_tenant(req, &server, database, password);
         let code = self.provisioner(false).register(new).await;
         let code = code.map_err(super::provisioning_jobs::provision_error)?;
         let step = Some("registry row");
@@ -309,7 +316,12 @@ impl Platform {
 }
 
 /// The registry row of an admitted request (the server's login unless one is given, for ours).
-fn new_tenant(req: ProvisionRequest, server: &DataServer, database: DatabaseName) -> NewTenant {
+fn new_tenant(
+    req: ProvisionRequest,
+    server: &DataServer,
+    database: DatabaseName,
+    password: Option<secrecy::SecretString>,
+) -> NewTenant {
     let username = req.username.or_else(|| {
         (req.placement != Placement::External)
             .then(|| server.admin_username.clone())
@@ -325,7 +337,7 @@ fn new_tenant(req: ProvisionRequest, server: &DataServer, database: DatabaseName
         database: Some(database),
         schema: req.schema,
         username,
-        password: req.password,
+        password,
         status: TenantStatus::Provisioning,
         region: req.region,
         pool: req.pool,
@@ -334,19 +346,23 @@ fn new_tenant(req: ProvisionRequest, server: &DataServer, database: DatabaseName
     }
 }
 
-/// Schemas are PostgreSQL's: `shared` placement needs one there, and no other engine takes one
-/// (a MySQL "schema" is a database, an SQLite tenant a file: a second tenant would share it).
+/// Schemas are PostgreSQL's and SQL Server's: `shared` placement needs one there, and no other
+/// engine takes one (a MySQL "schema" is a database, an SQLite tenant a file: a second tenant
+/// would share it).
 fn check_schema(req: &ProvisionRequest, engine: Engine) -> Result<(), InvalidValue> {
-    let why = match (engine, req.placement, &req.schema) {
-        (Engine::Postgres, Placement::Shared, None) => {
-            "shared placement on PostgreSQL needs a schema"
+    let has_schemas = matches!(engine, Engine::Postgres | Engine::Mssql);
+    let why = match (has_schemas, req.placement, &req.schema) {
+        (true, Placement::Shared, None) => {
+            format!("shared placement on {engine} needs a schema")
         }
-        (Engine::Postgres, _, _) => return Ok(()),
-        (_, Placement::Shared, _) => {
-            "shared placement (a schema per tenant in one database) is PostgreSQL's; on this \
-             server's engine a tenant gets a database of its own: use dedicated"
+        (true, _, _) => return Ok(()),
+        (false, Placement::Shared, _) => format!(
+            "shared placement (a schema per tenant in one database) needs PostgreSQL or SQL \
+             Server; on {engine} a tenant gets a database of its own: use dedicated"
+        ),
+        (false, _, Some(_)) => {
+            format!("schemas are PostgreSQL's and SQL Server's; leave the schema out on {engine}")
         }
-        (_, _, Some(_)) => "schemas are PostgreSQL's; leave the schema out on this engine",
         _ => return Ok(()),
     };
     Err(InvalidValue::new("schema", why))

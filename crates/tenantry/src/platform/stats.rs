@@ -16,6 +16,9 @@ pub struct TenantStats {
     pub rows: BTreeMap<&'static str, i64>,
     pub files: usize,
     pub storage_bytes: u64,
+    /// Space the tenant's database (its schema, when shared) takes on its server; `None` when the
+    /// server does not tell (deleted tenant; SQL Server login without VIEW DATABASE STATE).
+    pub database_bytes: Option<i64>,
     pub schema_version: Option<i64>,
     pub latest_version: i64,
     pub pool: PoolStats,
@@ -36,6 +39,7 @@ impl Platform {
         let config = self.tenant_config(r).await?;
         let t = &config.tenant;
         let mut rows = BTreeMap::new();
+        let mut database_bytes = None;
         if t.status != TenantStatus::Deleted {
             let mut conn = self.pools().acquire(&config).await?;
             for table in COUNTED_TABLES {
@@ -46,6 +50,10 @@ impl Platform {
                     .map_err(PlatformError::TenantQuery)?;
                 rows.insert(table, n);
             }
+            database_bytes = conn
+                .database_bytes(t.schema.is_some())
+                .await
+                .map_err(PlatformError::TenantQuery)?;
         }
         let files = self.storage().list(t.id).await.unwrap_or_default();
         Ok(TenantStats {
@@ -53,6 +61,7 @@ impl Platform {
             rows,
             files: files.len(),
             storage_bytes: files.iter().map(|f| f.size).sum(),
+            database_bytes,
             schema_version: t.schema_version,
             latest_version: crate::migrate::latest_version(t.engine),
             pool: PoolStats {

@@ -69,6 +69,11 @@ impl TenantConnection {
         self.conn_mut().as_sqlite()
     }
 
+    /// The SQL Server client (tiberius) of a SQL Server tenant; parameters are `@P1, @P2, …`.
+    pub fn as_mssql(&mut self) -> Option<&mut crate::mssql::MssqlClient> {
+        self.conn_mut().as_mssql()
+    }
+
     /// Marks the connection unusable (a query was cut off, an I/O error, a request timed out): it
     /// is closed instead of being returned to the pool.
     pub fn poison(&mut self) {

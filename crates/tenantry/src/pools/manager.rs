@@ -116,6 +116,10 @@ impl deadpool::managed::Manager for TenantManager {
         obj: &mut PooledConnection,
         metrics: &Metrics,
     ) -> RecycleResult<PoolError> {
+        // A SQL Server connection whose statement was cut off and not cancelled is closed.
+        if obj.conn().is_broken() {
+            return Err(RecycleError::message("a statement was cut off on it"));
+        }
         // A connection in steady use is handed out as is (no round trip on the hot path); one that
         // sat idle may have been cut by the server or a firewall, so it is checked first.
         if metrics.last_used() >= self.ping_after_idle {

@@ -38,10 +38,7 @@ impl Provisioner {
         }
         if let Some(schema) = own_schema {
             self.claim(&admin, tenant).await?;
-            admin
-                .create_schema(&tenant.database, schema)
-                .await
-                .map_err(step("create schema"))?;
+            self.schema(&admin, tenant, schema).await?;
             self.step_done(&tenant.code, "create schema", done).await?;
         }
         let claim = self.registry.database_claim(&tenant.code).await?;
@@ -86,6 +83,34 @@ impl Provisioner {
             && server.engine != Engine::Sqlite
     }
 
+    /// Creates a shared tenant's schema. SQL Server has no search_path: there the tenant also gets
+    /// a login whose user defaults to (and owns) its schema (see `mssql::shared`).
+    async fn schema(
+        &self,
+        admin: &ServerAdmin<'_>,
+        tenant: &Tenant,
+        schema: &DatabaseName,
+    ) -> Result<(), ProvisionError> {
+        let database = &tenant.database;
+        if admin.server.engine != Engine::Mssql {
+            return admin
+                .create_schema(database, schema)
+                .await
+                .map_err(step("create schema"));
+        }
+        let user = super::tenant_login(database, Some(schema))?;
+        let password = super::login_password(Engine::Mssql);
+        admin
+            .mssql()
+            .create_schema_tenant(database, schema, &user, &password)
+            .await
+            .map_err(step("create schema"))?;
+        self.registry
+            .set_tenant_credentials(&tenant.code, user.as_str(), &password)
+            .await?;
+        Ok(())
+    }
+
     /// Creates (or re-passwords) the tenant's own login, owner of its database only.
     async fn database_user(
         &self,
@@ -93,7 +118,7 @@ impl Provisioner {
         tenant: &Tenant,
     ) -> Result<(), ProvisionError> {
         let user = DatabaseName::user_for(&tenant.database, tenant.id);
-        let password = crate::secrets::generate_password();
+        let password = super::login_password(admin.server.engine);
         admin
             .create_tenant_user(&tenant.database, &user, &password)
             .await

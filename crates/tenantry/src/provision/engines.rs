@@ -1,7 +1,9 @@
 //! One database manager per engine: create, drop and check tenant databases on a data server.
-//! Names spliced into DDL come only from [`DatabaseName`].
+//! Names spliced into DDL come only from [`DatabaseName`]. SQL Server's is [`MssqlAdmin`]
+//! (tiberius), reached through [`ServerAdmin::mssql`].
 
 use crate::db::{self, Target};
+use crate::mssql::{ConnectOptions, MssqlAdmin};
 use crate::registry::DataServer;
 use crate::tenant::{DatabaseName, Engine};
 use secrecy::SecretString;
@@ -15,6 +17,20 @@ pub struct ServerAdmin<'a> {
 }
 
 impl ServerAdmin<'_> {
+    /// SQL Server's admin (the server's admin login, database `master`, the server's TLS mode).
+    pub fn mssql(&self) -> MssqlAdmin {
+        let s = self.server;
+        let password = self
+            .password
+            .clone()
+            .unwrap_or_else(|| SecretString::from(String::new()));
+        let user = s.admin_username.clone().unwrap_or_default();
+        let mut options = ConnectOptions::new(&s.host, "master", user, password);
+        options.port = s.port;
+        options.tls = db::mssql::tls_of(s.tls);
+        MssqlAdmin::new(options)
+    }
+
     async fn connect(&self, database: &str) -> Result<AnyConnection, sqlx::Error> {
         db::install_drivers();
         let s = self.server;
@@ -65,6 +81,7 @@ impl ServerAdmin<'_> {
     pub async fn database_exists(&self, name: &DatabaseName) -> Result<bool, sqlx::Error> {
         match self.server.engine {
             Engine::Sqlite => Ok(sqlite_path(self.server, name).exists()),
+            Engine::Mssql => Ok(self.mssql().database_exists(name).await?),
             engine => {
                 let q = match engine {
                     Engine::Postgres => "SELECT COUNT(*) FROM pg_database WHERE datname = $1",
@@ -86,9 +103,13 @@ impl ServerAdmin<'_> {
         database: &DatabaseName,
         schema: &DatabaseName,
     ) -> Result<bool, sqlx::Error> {
-        if self.server.engine != Engine::Postgres {
-            let why = "schemas in a shared database are a PostgreSQL placement";
-            return Err(sqlx::Error::Configuration(why.into()));
+        match self.server.engine {
+            Engine::Postgres => {}
+            Engine::Mssql => return Ok(self.mssql().schema_exists(database, schema).await?),
+            _ => {
+                let why = "schemas in a shared database are a PostgreSQL or SQL Server placement";
+                return Err(sqlx::Error::Configuration(why.into()));
+            }
         }
         if !self.database_exists(database).await? {
             return Ok(false);
@@ -109,6 +130,9 @@ impl ServerAdmin<'_> {
         database: &DatabaseName,
         schema: Option<&DatabaseName>,
     ) -> Result<bool, sqlx::Error> {
+        if self.server.engine == Engine::Mssql {
+            return Ok(self.mssql().is_empty(database, schema).await?);
+        }
         let mut conn = self.connect(database.as_str()).await?;
         let count = match (self.server.engine, schema) {
             (Engine::Postgres, Some(s)) => sqlx::query_scalar(
@@ -126,6 +150,7 @@ impl ServerAdmin<'_> {
             )
             .bind(database.as_str()),
             (Engine::Sqlite, _) => sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master"),
+            (Engine::Mssql, _) => unreachable!("handled above"),
         };
         let n: i64 = count.fetch_one(&mut conn).await?;
         let _ = conn.close().await;
@@ -135,6 +160,7 @@ impl ServerAdmin<'_> {
     /// Creates the database unless it exists (idempotent).
     pub async fn create_database(&self, name: &DatabaseName) -> Result<(), sqlx::Error> {
         match self.server.engine {
+            Engine::Mssql => Ok(self.mssql().create_database(name).await?),
             Engine::Sqlite => {
                 std::fs::create_dir_all(&self.server.host)?;
                 let mut conn = self.connect(name.as_str()).await?;
@@ -162,12 +188,16 @@ impl ServerAdmin<'_> {
         }
     }
 
-    /// Creates a schema in a shared PostgreSQL database (the `shared` placement).
+    /// Creates a schema in a shared PostgreSQL database (the `shared` placement; SQL Server's
+    /// tenants get theirs with [`MssqlAdmin::create_schema_tenant`]).
     pub async fn create_schema(
         &self,
         database: &DatabaseName,
         schema: &DatabaseName,
     ) -> Result<(), sqlx::Error> {
+        if self.server.engine == Engine::Mssql {
+            return Ok(self.mssql().create_schema(database, schema).await?);
+        }
         let mut conn = self.connect(database.as_str()).await?;
         conn.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
             .await?;
@@ -180,6 +210,9 @@ impl ServerAdmin<'_> {
         database: &DatabaseName,
         schema: &DatabaseName,
     ) -> Result<(), sqlx::Error> {
+        if self.server.engine == Engine::Mssql {
+            return Ok(self.mssql().drop_schema(database, schema).await?);
+        }
         let mut conn = self.connect(database.as_str()).await?;
         conn.execute(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE").as_str())
             .await?;
@@ -206,6 +239,10 @@ impl ServerAdmin<'_> {
             ));
         }
         let s = self.server;
+        if s.engine == Engine::Mssql {
+            let admin = self.mssql();
+            return Ok(admin.create_tenant_login(database, user, password).await?);
+        }
         let mut conn = self.quiet_admin_connection().await?;
         let statements = match s.engine {
             Engine::Postgres => {
@@ -236,6 +273,7 @@ impl ServerAdmin<'_> {
                     "SQLite has no database users".into(),
                 ))
             }
+            Engine::Mssql => unreachable!("handled above"),
         };
         for statement in statements {
             conn.execute(statement.as_str()).await?;
@@ -258,9 +296,12 @@ impl ServerAdmin<'_> {
             let why = "SQLite has no database users";
             return Err(sqlx::Error::Configuration(why.into()));
         }
+        if s.engine == Engine::Mssql {
+            return Ok(self.mssql().set_login_password(user, password).await?);
+        }
         let mut conn = self.quiet_admin_connection().await?;
         match s.engine {
-            Engine::Sqlite => unreachable!("refused above"),
+            Engine::Sqlite | Engine::Mssql => unreachable!("handled above"),
             Engine::Postgres => {
                 conn.execute(format!("ALTER ROLE \"{user}\" WITH PASSWORD '{pw}'").as_str())
                     .await?;
@@ -288,6 +329,7 @@ impl ServerAdmin<'_> {
     /// Drops the database if it exists (idempotent).
     pub async fn drop_database(&self, name: &DatabaseName) -> Result<(), sqlx::Error> {
         match self.server.engine {
+            Engine::Mssql => Ok(self.mssql().drop_database(name).await?),
             Engine::Sqlite => {
                 let path = sqlite_path(self.server, name);
                 for suffix in ["", "-wal", "-shm"] {

@@ -16,7 +16,7 @@ use crate::db::{EngineConnection, SqlValue};
 use crate::onboard::{self, OnboardTarget};
 use crate::pools::PoolManager;
 use crate::registry::{NewTenant, Registry, RegistryError, Tenant, TenantConfig};
-use crate::tenant::{Placement, TenantCode, TenantStatus};
+use crate::tenant::{DatabaseName, Engine, Placement, TenantCode, TenantStatus};
 use crate::{auth, db, migrate};
 use std::time::Duration;
 
@@ -275,6 +275,37 @@ impl Provisioner {
             self.registry.set_schema_managed(code, managed).await?;
         }
         Ok(())
+    }
+}
+
+/// The login of a tenant's own database user: `u_{database}` (dedicated) or
+/// `u_{database}_{schema}` (shared SQL Server), shortened with a hash when over 63 characters, so
+/// two tenants never share one.
+pub(super) fn tenant_login(
+    database: &DatabaseName,
+    schema: Option<&DatabaseName>,
+) -> Result<DatabaseName, ProvisionError> {
+    let full = match schema {
+        Some(s) => format!("u_{database}_{s}"),
+        None => format!("u_{database}"),
+    };
+    let name = if full.len() <= 63 {
+        full
+    } else {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(full.as_bytes());
+        let tag: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}_{tag}", &full[..50])
+    };
+    DatabaseName::parse(&name).map_err(step("database user"))
+}
+
+/// A generated password for a tenant's database login: SQL Server's policy wants three character
+/// classes; the other engines take any alphanumeric one.
+pub(super) fn login_password(engine: Engine) -> secrecy::SecretString {
+    match engine {
+        Engine::Mssql => crate::mssql::generate_login_password(),
+        _ => crate::secrets::generate_password(),
     }
 }
 

@@ -5,6 +5,7 @@ mod admin;
 mod common;
 mod connect;
 mod data;
+mod engine;
 mod logins;
 mod migrate;
 mod onboard;

@@ -54,14 +54,20 @@ function row(s, reload) {
 function addServer(done) {
   const value = (form, name) => form.elements[name]?.value.trim() || undefined;
   const engine = choice('Engine', { name: 'engine' },
-    [['postgres', 'PostgreSQL'], ['mysql', 'MySQL / MariaDB'], ['sqlite', 'SQLite (a directory)']]);
+    [['postgres', 'PostgreSQL'], ['mysql', 'MySQL / MariaDB'], ['mssql', 'SQL Server / Azure SQL'],
+      ['sqlite', 'SQLite (a directory)']]);
   const port = field('Port', { name: 'port', type: 'number', min: 1, max: 65535, placeholder: '5432' }, 'Empty: the engine\'s default');
   const host = field('Host', { name: 'host', required: true, placeholder: 'db1.internal' });
+  // SQL Server: verify = Encrypt=true, TrustServerCertificate=false (what Azure SQL requires);
+  // require = TrustServerCertificate=true; prefer/disable = Encrypt=false.
+  const tls = choice('TLS', { name: 'tls', value: 'prefer' },
+    [['disable', 'Disable'], ['prefer', 'Prefer'], ['require', 'Require'], ['verify', 'Verify certificate']]);
   engine.addEventListener('change', () => {
     const e = engine.querySelector('select').value;
     port.hidden = e === 'sqlite';
-    port.querySelector('input').placeholder = e === 'mysql' ? '3306' : '5432';
+    port.querySelector('input').placeholder = { mysql: '3306', mssql: '1433' }[e] || '5432';
     host.firstChild.textContent = e === 'sqlite' ? 'Directory' : 'Host';
+    tls.querySelector('select').value = e === 'mssql' ? 'verify' : 'prefer';
   });
   formDialog({
     id: 'add-server',
@@ -74,7 +80,7 @@ function addServer(done) {
       engine, host, port,
       choice('Hosting', { name: 'hosting' }, [['ours', 'Ours'], ['customer', 'Customer\'s']]),
       field('Region', { name: 'region', placeholder: 'eu-west' }, 'Optional'),
-      choice('TLS', { name: 'tls', value: 'prefer' }, [['disable', 'Disable'], ['prefer', 'Prefer'], ['require', 'Require']]),
+      tls,
       h('div'),
       field('Admin user', { name: 'adminUsername', autocomplete: 'off', placeholder: 'postgres' }, 'For provisioning'),
       field('Admin password', { name: 'adminPassword', type: 'password', autocomplete: 'new-password' })),

@@ -66,9 +66,10 @@ function createFields(servers) {
     [['dedicated', 'Dedicated: own database'], ['shared', 'Shared: own schema'], ['external', 'External: customer-hosted']]);
   const server = choice('Server', { name: 'server' }, serverOptions);
   const engine = choice('Engine', { name: 'engine' },
-    [['', 'Any engine'], ['postgres', 'PostgreSQL'], ['mysql', 'MySQL / MariaDB'], ['sqlite', 'SQLite']],
+    [['', 'Any engine'], ['postgres', 'PostgreSQL'], ['mysql', 'MySQL / MariaDB'], ['mssql', 'SQL Server'],
+      ['sqlite', 'SQLite']],
     'For "least loaded": which engine');
-  const schema = field('Schema', { name: 'schema', placeholder: 'tenant_acme' }, 'Shared placement on PostgreSQL');
+  const schema = field('Schema', { name: 'schema', placeholder: 'tenant_acme' }, 'Shared placement on PostgreSQL or SQL Server');
   const username = field('Database user', { name: 'username', autocomplete: 'off' }, 'The customer\'s login');
   const password = field('Database password', { name: 'password', type: 'password', autocomplete: 'new-password' });
   const sync = () => {
