@@ -4,8 +4,13 @@
 //! only linked with `--features bench`; the smoke test starts them itself), so this module has no
 //! dependency on the test kit and the production binary does not carry it.
 
+mod baseline;
+mod fleet;
+pub mod load;
 pub mod migrate;
 pub mod provision;
+pub mod route;
+pub mod scale;
 
 use anyhow::Context;
 use secrecy::SecretString;

@@ -33,6 +33,46 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
+    /// `GET /api/tickets` through tenantry vs a hand-written axum + sqlx service, side by side.
+    Route {
+        /// PostgreSQL tenants (dedicated databases) loaded round-robin.
+        #[arg(long, default_value_t = 100)]
+        tenants: usize,
+        /// Requests in flight at once (one keep-alive connection each).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Load time per stack and scenario, in seconds.
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Many tenants (PostgreSQL schemas + SQLite files), few pools, a connection budget, Zipf traffic.
+    Scale {
+        #[arg(long, default_value_t = 10_000)]
+        tenants: usize,
+        /// Share of the tenants on PostgreSQL (schemas in shared databases); the rest are SQLite.
+        #[arg(long, default_value_t = 0.5)]
+        pg_share: f64,
+        /// Shared PostgreSQL databases holding the schemas.
+        #[arg(long, default_value_t = 4)]
+        databases: usize,
+        #[arg(long, default_value_t = 200)]
+        max_pools: u64,
+        /// Most connections open at once, all tenants.
+        #[arg(long, default_value_t = 300)]
+        budget: usize,
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Zipf exponent of tenant popularity.
+        #[arg(long, default_value_t = 1.0)]
+        zipf: f64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -61,6 +101,58 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             let runs = bench::migrate::measure(&server.describe(), tenants, concurrency).await;
             server.stop().await;
             print!("{}", bench::migrate::render(&runs?, concurrency));
+        }
+        BenchCommand::Route {
+            tenants,
+            concurrency,
+            seconds,
+            json,
+        } => {
+            eprintln!("bench route: starting a throwaway PostgreSQL server…");
+            let server = Throwaway::start(Engine::Postgres).await?;
+            let options = bench::route::RouteOptions {
+                tenants,
+                concurrency,
+                duration: std::time::Duration::from_secs(seconds.max(1)),
+            };
+            let run = bench::route::measure(&server.describe(), &options).await;
+            server.stop().await;
+            let run = run?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&run)?),
+                false => print!("{}", bench::route::render(&run)),
+            }
+        }
+        BenchCommand::Scale {
+            tenants,
+            pg_share,
+            databases,
+            max_pools,
+            budget,
+            requests,
+            concurrency,
+            zipf,
+            json,
+        } => {
+            eprintln!("bench scale: starting a throwaway PostgreSQL server…");
+            let server = Throwaway::start(Engine::Postgres).await?;
+            let options = bench::scale::ScaleOptions {
+                tenants,
+                pg_share,
+                databases,
+                max_pools,
+                budget,
+                requests,
+                concurrency,
+                zipf,
+            };
+            let run = bench::scale::measure(&server.describe(), &options).await;
+            server.stop().await;
+            let run = run?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&run)?),
+                false => print!("{}", bench::scale::render(&run)),
+            }
         }
     }
     Ok(())

@@ -85,6 +85,10 @@ struct Inner {
     /// Re-reads the keyring when a ciphertext names a key this process does not hold yet.
     key_source: std::sync::OnceLock<KeySource>,
     cache: cache::TenantCache,
+    /// Statements (and transactions) sent to the registry database through this handle: every one
+    /// goes through [`Registry::pool`], which counts it. For benchmarks and metrics: a warm
+    /// request must send none.
+    queries: std::sync::atomic::AtomicU64,
 }
 
 /// Loads the current keyring (e.g. the key file again); `None` when it cannot.
@@ -136,6 +140,7 @@ impl Registry {
                 secrets: std::sync::RwLock::new(secrets),
                 key_source: std::sync::OnceLock::new(),
                 cache: cache::TenantCache::new(cache),
+                queries: std::sync::atomic::AtomicU64::new(0),
             }),
         };
         registry.check_key().await?;
@@ -170,8 +175,16 @@ impl Registry {
         }
     }
 
+    /// The registry's connection pool; each call counts as one registry query.
     pub fn pool(&self) -> &AnyPool {
+        let queries = &self.inner.queries;
+        queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         &self.inner.pool
+    }
+
+    /// Registry queries (statements or transactions) sent through this handle since it opened.
+    pub fn queries(&self) -> u64 {
+        self.inner.queries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn engine(&self) -> Engine {
