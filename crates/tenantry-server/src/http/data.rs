@@ -1,6 +1,6 @@
 //! The field-service sample API, per tenant: customers, sites, tickets.
 
-use super::resource::{Field, Kind, Resource};
+use super::resource::{Field, Kind, Page, Resource};
 use super::JsonBody;
 use crate::app::App;
 use axum::extract::{Path, Query};
@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tenantry::router::{ApiError, TenantDb, TenantUser};
 
 const fn text(column: &'static str, json: &'static str, max: usize, required: bool) -> Field {
@@ -151,10 +151,9 @@ pub(super) fn parse_id(raw: &str) -> Result<i64, ApiError> {
 
 macro_rules! crud {
     ($res:ident, $list:ident, $get:ident, $create:ident, $update:ident, $delete:ident) => {
-        async fn $list(_u: TenantUser, TenantDb(mut c): TenantDb, Query(p): Query<Paging>) -> Result<Json<Value>, ApiError> {
+        async fn $list(_u: TenantUser, TenantDb(mut c): TenantDb, Query(p): Query<Paging>) -> Result<Json<Page>, ApiError> {
             let (page, limit) = p.parse()?;
-            let (data, total) = $res.list(&mut c, page, limit).await?;
-            Ok(Json(json!({"data": data, "page": page, "limit": limit, "total": total})))
+            Ok(Json($res.page(&mut c, page, limit).await?))
         }
         async fn $get(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
             Ok(Json($res.get(&mut c, parse_id(&id)?).await?))

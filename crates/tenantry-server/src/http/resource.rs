@@ -2,6 +2,7 @@
 //! delete, with validation that names the field. Each resource is a static description; all SQL is
 //! built from those constants and values are always bound. Runs on every engine's own driver.
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use tenantry::db::{ColType, EngineConnection, SqlValue, Values};
 use tenantry::pools::TenantConnection;
@@ -24,6 +25,53 @@ pub struct Field {
     pub required: bool,
     /// Used on create when the field is absent.
     pub default: Option<&'static str>,
+}
+
+/// A page of a list, serialized as `{"data": [...], "page", "limit", "total"}` straight from the
+/// rows: no intermediate `serde_json::Value` per row.
+pub struct Page {
+    resource: &'static Resource,
+    rows: Vec<Values>,
+    page: u32,
+    limit: u32,
+    total: i64,
+}
+
+struct Row<'a>(&'a Resource, &'a Values);
+
+impl Serialize for Row<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (res, row) = (self.0, self.1);
+        let n = res.fields.len();
+        let mut m = s.serialize_map(Some(n + 3))?;
+        m.serialize_entry("id", &row[0])?;
+        for (f, v) in res.fields.iter().zip(&row[1..]) {
+            m.serialize_entry(f.json, v)?;
+        }
+        m.serialize_entry("createdAt", &row[n + 1])?;
+        m.serialize_entry("updatedAt", &row[n + 2])?;
+        m.end()
+    }
+}
+
+struct Rows<'a>(&'a Page);
+
+impl Serialize for Rows<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let page = self.0;
+        s.collect_seq(page.rows.iter().map(|r| Row(page.resource, r)))
+    }
+}
+
+impl Serialize for Page {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("data", &Rows(self))?;
+        m.serialize_entry("page", &self.page)?;
+        m.serialize_entry("limit", &self.limit)?;
+        m.serialize_entry("total", &self.total)?;
+        m.end()
+    }
 }
 
 /// A resource: a table, its writable fields, and the tables whose rows point at it.
@@ -66,14 +114,31 @@ impl Resource {
         Value::Object(m)
     }
 
+    /// One page of rows as JSON objects, serialized straight from the rows (see [`Page`]).
+    pub async fn page(
+        &'static self,
+        conn: &mut TenantConnection,
+        page: u32,
+        limit: u32,
+    ) -> Result<Page, ApiError> {
+        let (rows, total) = self.rows(conn, page, limit).await?;
+        Ok(Page {
+            resource: self,
+            rows,
+            page,
+            limit,
+            total,
+        })
+    }
+
     /// One page and the total, in one statement (`COUNT(*) OVER ()`); a page past the end costs a
     /// second, counting statement.
-    pub async fn list(
+    async fn rows(
         &self,
         conn: &mut TenantConnection,
         page: u32,
         limit: u32,
-    ) -> Result<(Vec<Value>, i64), ApiError> {
+    ) -> Result<(Vec<Values>, i64), ApiError> {
         let q = format!(
             "SELECT {}, COUNT(*) OVER () FROM {} ORDER BY id LIMIT ? OFFSET ?",
             self.columns(),
@@ -93,7 +158,7 @@ impl Resource {
                     .await?
             }
         };
-        Ok((rows.iter().map(|r| self.to_json(r)).collect(), total))
+        Ok((rows, total))
     }
 
     pub async fn get(&self, conn: &mut EngineConnection, id: i64) -> Result<Value, ApiError> {

@@ -77,6 +77,20 @@ impl SqlValue {
     }
 }
 
+/// Written as [`SqlValue::to_json`] would, without building a `serde_json::Value` first (so a page
+/// of rows is serialized straight into the response body).
+impl serde::Serialize for SqlValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SqlValue::Null(_) => s.serialize_none(),
+            SqlValue::Int(i) => s.serialize_i64(*i),
+            SqlValue::Text(t) => s.serialize_str(t),
+            SqlValue::Bool(b) => s.serialize_bool(*b),
+            SqlValue::Time(t) => s.serialize_str(&crate::db::timestamp(t)),
+        }
+    }
+}
+
 /// A row read with [`EngineConnection::fetch_all`]: values in the order of the requested columns.
 pub type Values = Vec<SqlValue>;
 
