@@ -102,3 +102,54 @@ async fn migrate_bench_prints_a_first_and_a_noop_row() {
         assert_eq!(cells.get(1..3), Some(&["5", "2"][..]), "{out}");
     }
 }
+
+#[tokio::test]
+async fn route_bench_compares_both_stacks_on_many_tenants_and_on_one() {
+    let (pg, server) = throwaway_pg().await;
+    let options = bench::route::RouteOptions {
+        tenants: 3,
+        concurrency: 2,
+        duration: std::time::Duration::from_millis(800),
+    };
+    let scenarios = bench::route::measure(&server, &options).await;
+    tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+    let scenarios = scenarios.unwrap();
+    let out = bench::route::render(&scenarios);
+    for header in ["TENANTS", "STACK", "REQ/S", "P50 MS", "P99 MS", "RATIO"] {
+        assert!(out.contains(header), "no {header:?} header in:\n{out}");
+    }
+    assert_eq!(rows_starting_with(&out, "3").len(), 2, "{out}");
+    assert_eq!(rows_starting_with(&out, "1").len(), 2, "{out}");
+    for s in &scenarios {
+        assert!(s.tenantry.requests > 0 && s.baseline.requests > 0, "{out}");
+        assert_eq!(s.tenantry.errors + s.baseline.errors, 0, "{out}");
+    }
+}
+
+#[tokio::test]
+async fn scale_bench_serves_more_tenants_than_pools_within_the_budget() {
+    let (pg, server) = throwaway_pg().await;
+    let options = bench::scale::ScaleOptions {
+        tenants: 24,
+        pg_share: 0.5,
+        databases: 2,
+        max_pools: 6,
+        budget: 10,
+        requests: 300,
+        concurrency: 3,
+        zipf: 1.0,
+    };
+    let report = bench::scale::measure(&server, &options).await;
+    tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+    let report = report.unwrap();
+    let out = bench::scale::render(&report);
+    assert_eq!((report.pg_tenants, report.sqlite_tenants), (12, 12), "{out}");
+    assert_eq!(report.errors, 0, "{out}");
+    assert_eq!(report.warm_requests + report.cold_requests, 300, "{out}");
+    assert!(report.pools_evicted > 0, "24 tenants in 6 pools must evict:\n{out}");
+    assert!(report.peak_connections <= 10, "{out}");
+    assert_eq!(report.registry_queries_per_warm_request, 0.0, "{out}");
+    for metric in ["warm p99 ms", "cold p99 ms", "rss MiB", "peak pg connections"] {
+        assert!(out.contains(metric), "no {metric:?} in:\n{out}");
+    }
+}

@@ -75,8 +75,8 @@ impl Load {
 }
 
 /// Runs `concurrency` workers against `addr` for `duration`. Worker `w` sends targets `w`,
-/// `w + concurrency`, `w + 2·concurrency`, … (wrapping), so with at least as many targets as
-/// workers no two workers hit the same target at once.
+/// `w + concurrency`, `w + 2·concurrency`, … and starts over at `w`, so with at least as many
+/// targets as workers no two workers hit the same target (tenant) at once.
 pub async fn drive(
     addr: SocketAddr,
     targets: Arc<[Target]>,
@@ -109,7 +109,10 @@ pub async fn drive(
                         conn = Conn::open(addr).await?;
                     }
                 }
-                i = (i + concurrency) % targets.len();
+                i += concurrency;
+                if i >= targets.len() {
+                    i = w % targets.len();
+                }
             }
             anyhow::Ok(load)
         });
