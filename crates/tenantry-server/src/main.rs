@@ -7,7 +7,9 @@ use tenantry_server::telemetry::logs::{self, LogFormat};
 async fn main() -> std::process::ExitCode {
     // A benchmark prints a table: one log line per request would bury it (and cost as much as the
     // request). `TENANTRY_LOG=info` puts request logging back into what is measured.
-    if std::env::args().nth(1).as_deref() == Some("bench") && std::env::var_os("TENANTRY_LOG").is_none() {
+    if std::env::args().nth(1).as_deref() == Some("bench")
+        && std::env::var_os("TENANTRY_LOG").is_none()
+    {
         std::env::set_var("TENANTRY_LOG", "warn");
     }
     match LogFormat::from_env() {

@@ -143,13 +143,25 @@ async fn scale_bench_serves_more_tenants_than_pools_within_the_budget() {
     tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
     let report = report.unwrap();
     let out = bench::scale::render(&report);
-    assert_eq!((report.pg_tenants, report.sqlite_tenants), (12, 12), "{out}");
+    assert_eq!(
+        (report.pg_tenants, report.sqlite_tenants),
+        (12, 12),
+        "{out}"
+    );
     assert_eq!(report.errors, 0, "{out}");
     assert_eq!(report.warm_requests + report.cold_requests, 300, "{out}");
-    assert!(report.pools_evicted > 0, "24 tenants in 6 pools must evict:\n{out}");
+    assert!(
+        report.pools_evicted > 0,
+        "24 tenants in 6 pools must evict:\n{out}"
+    );
     assert!(report.peak_connections <= 10, "{out}");
     assert_eq!(report.registry_queries_per_warm_request, 0.0, "{out}");
-    for metric in ["warm p99 ms", "cold p99 ms", "rss MiB", "peak pg connections"] {
+    for metric in [
+        "warm p99 ms",
+        "cold p99 ms",
+        "rss MiB",
+        "peak pg connections",
+    ] {
         assert!(out.contains(metric), "no {metric:?} in:\n{out}");
     }
 }

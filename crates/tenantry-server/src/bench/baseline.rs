@@ -78,7 +78,10 @@ async fn tickets(
         .filter(|_| claims.kind == TokenKind::Tenant)
         .and_then(|tid| b.pools.get(&tid))
         .ok_or_else(|| fail(StatusCode::NOT_FOUND, "tenant_not_found"))?;
-    let (page, limit) = (p.page.unwrap_or(1).max(1), p.limit.unwrap_or(20).clamp(1, 100));
+    let (page, limit) = (
+        p.page.unwrap_or(1).max(1),
+        p.limit.unwrap_or(20).clamp(1, 100),
+    );
     let offset = i64::from(page - 1) * i64::from(limit);
     let rows: Vec<Ticket> = sqlx::query_as(PAGE)
         .bind(i64::from(limit))

@@ -40,8 +40,13 @@ pub struct Fleet {
 /// Where tenant `i` lives.
 enum Home {
     /// Schema `t{i}` in shared database `scale_shared_{d}`.
-    Pg { database: DatabaseName, schema: DatabaseName },
-    Sqlite { database: DatabaseName },
+    Pg {
+        database: DatabaseName,
+        schema: DatabaseName,
+    },
+    Sqlite {
+        database: DatabaseName,
+    },
 }
 
 pub async fn register(
@@ -70,7 +75,9 @@ pub async fn register(
                     schema: DatabaseName::parse(&format!("t{i:05}"))?,
                 }
             } else {
-                Home::Sqlite { database: DatabaseName::parse(&format!("scale_{i:05}"))? }
+                Home::Sqlite {
+                    database: DatabaseName::parse(&format!("scale_{i:05}"))?,
+                }
             });
         }
         homes
@@ -86,10 +93,15 @@ pub async fn register(
     for (i, home) in homes.iter().enumerate() {
         let code = TenantCode::parse(&format!("SCALE{i:05}"))?;
         let (server, placement, database, schema) = match home {
-            Home::Pg { database, schema } => {
-                (&pg_server, Placement::Shared, database.clone(), Some(schema.clone()))
+            Home::Pg { database, schema } => (
+                &pg_server,
+                Placement::Shared,
+                database.clone(),
+                Some(schema.clone()),
+            ),
+            Home::Sqlite { database } => {
+                (&sqlite_server, Placement::Dedicated, database.clone(), None)
             }
-            Home::Sqlite { database } => (&sqlite_server, Placement::Dedicated, database.clone(), None),
         };
         let tenant = registry
             .create_tenant(new_tenant(&code, server, placement, database, schema))
@@ -107,7 +119,10 @@ pub async fn register(
             exp: 0,
         });
         let path = "/api/tickets?page=1&limit=20".to_owned();
-        tenants.push(ScaleTenant { id: tenant.id, target: Target { path, token } });
+        tenants.push(ScaleTenant {
+            id: tenant.id,
+            target: Target { path, token },
+        });
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -159,13 +174,18 @@ async fn create_schemas(
     databases: usize,
     hash: &str,
 ) -> anyhow::Result<()> {
-    let total = homes.iter().filter(|h| matches!(h, Home::Pg { .. })).count();
+    let total = homes
+        .iter()
+        .filter(|h| matches!(h, Home::Pg { .. }))
+        .count();
     if total == 0 {
         return Ok(());
     }
     let mut admin = PgConnection::connect_with(&pg_options(pg, "postgres")).await?;
     for d in 0..databases {
-        admin.execute(format!("CREATE DATABASE scale_shared_{d}").as_str()).await?;
+        admin
+            .execute(format!("CREATE DATABASE scale_shared_{d}").as_str())
+            .await?;
     }
     admin.close().await?;
     let bar = bar(total, "schemas");
@@ -176,12 +196,16 @@ async fn create_schemas(
             let conn = PgConnection::connect_with(&pg_options(pg, &name)).await?;
             let mut conn = EngineConnection::Postgres(conn);
             for home in homes {
-                let Home::Pg { database, schema } = home else { continue };
+                let Home::Pg { database, schema } = home else {
+                    continue;
+                };
                 if database.as_str() != name {
                     continue;
                 }
-                conn.execute_raw(&format!("CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\""))
-                    .await?;
+                conn.execute_raw(&format!(
+                    "CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\""
+                ))
+                .await?;
                 seed_tenant(&mut conn, hash).await?;
                 bar.inc(1);
             }
@@ -210,7 +234,11 @@ async fn seed_tenant(conn: &mut EngineConnection, hash: &str) -> anyhow::Result<
 }
 
 /// Migrates one template file and copies it for every SQLite tenant.
-async fn copy_sqlite_files(dir: &std::path::Path, homes: &[Home], hash: &str) -> anyhow::Result<()> {
+async fn copy_sqlite_files(
+    dir: &std::path::Path,
+    homes: &[Home],
+    hash: &str,
+) -> anyhow::Result<()> {
     let template = dir.join("template.sqlite");
     let conn = SqliteConnectOptions::new()
         .filename(&template)
@@ -229,7 +257,8 @@ async fn copy_sqlite_files(dir: &std::path::Path, homes: &[Home], hash: &str) ->
         .collect();
     tokio::task::spawn_blocking(move || {
         for f in files {
-            std::fs::copy(&template, &f).with_context(|| format!("cannot write {}", f.display()))?;
+            std::fs::copy(&template, &f)
+                .with_context(|| format!("cannot write {}", f.display()))?;
         }
         anyhow::Ok(())
     })

@@ -82,10 +82,16 @@ pub struct Scenario {
 
 /// Provisions `options.tenants` PostgreSQL tenants on `server`, serves them through tenantry
 /// and through the baseline, and loads both: all tenants, then a single tenant.
-pub async fn measure(server: &BenchServer, options: &RouteOptions) -> anyhow::Result<Vec<Scenario>> {
+pub async fn measure(
+    server: &BenchServer,
+    options: &RouteOptions,
+) -> anyhow::Result<Vec<Scenario>> {
     anyhow::ensure!(options.tenants > 0, "--tenants must be at least 1");
     anyhow::ensure!(options.concurrency > 0, "--concurrency must be at least 1");
-    anyhow::ensure!(server.engine == Engine::Postgres, "bench route runs on PostgreSQL");
+    anyhow::ensure!(
+        server.engine == Engine::Postgres,
+        "bench route runs on PostgreSQL"
+    );
     let scratch = ScratchDir::create("route")?;
     let pools = PoolManager::new(PoolManagerSettings {
         max_pools: options.tenants as u64 + 10,
@@ -145,11 +151,14 @@ async fn provision(
     futures::stream::iter(0..n)
         .map(|i| async move {
             let code = TenantCode::parse(&format!("ROUTE{i:04}"))?;
-            let mut req = ProvisionRequest::new(code.clone(), format!("Route {i}"), Placement::Dedicated);
+            let mut req =
+                ProvisionRequest::new(code.clone(), format!("Route {i}"), Placement::Dedicated);
             req.server = Some(ServerRef::Id(server.id));
             req.admin_password = Some(SecretString::from(PASSWORD));
             let job = platform.provision(&Actor::System, req).await?;
-            job.wait(|_| {}).await.with_context(|| format!("provisioning {code}"))?;
+            job.wait(|_| {})
+                .await
+                .with_context(|| format!("provisioning {code}"))?;
             let config = platform
                 .registry()
                 .tenant_config(&code)
@@ -255,9 +264,17 @@ async fn side_by_side(
     let (mut ours, mut theirs) = (Load::default(), Load::default());
     for r in 0..ROUNDS {
         // Alternate which stack goes first, so neither always runs right after the other.
-        let order = if r % 2 == 0 { [true, false] } else { [false, true] };
+        let order = if r % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
         for is_ours in order {
-            let addr = if is_ours { tenantry_addr } else { baseline_addr };
+            let addr = if is_ours {
+                tenantry_addr
+            } else {
+                baseline_addr
+            };
             let run = load::drive(addr, targets.clone(), o.concurrency, round).await?;
             if is_ours { &mut ours } else { &mut theirs }.merge(run);
         }
@@ -291,14 +308,32 @@ pub fn render(scenarios: &[Scenario]) -> String {
                 format!("{:.0}", f.per_second),
                 format!("{:.2}", f.p50_ms),
                 format!("{:.2}", f.p99_ms),
-                if ours { format!("{:.3}", s.ratio) } else { String::new() },
-                if ours { format!(">= {}", s.goal) } else { String::new() },
+                if ours {
+                    format!("{:.3}", s.ratio)
+                } else {
+                    String::new()
+                },
+                if ours {
+                    format!(">= {}", s.goal)
+                } else {
+                    String::new()
+                },
                 if ours { yes_no(s.met) } else { String::new() },
             ]);
         }
     }
     table::render(
-        &["TENANTS", "CONCURRENCY", "STACK", "REQ/S", "P50 MS", "P99 MS", "RATIO", "GOAL", "MET"],
+        &[
+            "TENANTS",
+            "CONCURRENCY",
+            "STACK",
+            "REQ/S",
+            "P50 MS",
+            "P99 MS",
+            "RATIO",
+            "GOAL",
+            "MET",
+        ],
         &rows,
     )
 }

@@ -66,13 +66,13 @@ pub struct ScaleReport {
 }
 
 /// Registers the fleet, serves it, and loads it.
-pub async fn measure(
-    pg: &BenchServer,
-    options: &ScaleOptions,
-) -> anyhow::Result<ScaleReport> {
+pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result<ScaleReport> {
     anyhow::ensure!(options.tenants > 0, "--tenants must be at least 1");
     anyhow::ensure!(options.concurrency > 0, "--concurrency must be at least 1");
-    anyhow::ensure!((0.0..=1.0).contains(&options.pg_share), "--pg-share must be from 0 to 1");
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&options.pg_share),
+        "--pg-share must be from 0 to 1"
+    );
     let scratch = ScratchDir::create("scale")?;
     let pools = PoolManager::new(PoolManagerSettings {
         max_pools: options.max_pools,
@@ -87,9 +87,13 @@ pub async fn measure(
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(crate::startup::run(listener, App::new(platform, None), async move {
-        let _ = rx.await;
-    }));
+    tokio::spawn(crate::startup::run(
+        listener,
+        App::new(platform, None),
+        async move {
+            let _ = rx.await;
+        },
+    ));
     let sampler = fleet::PgSampler::start(pg).await?;
     eprintln!("bench scale: {} Zipf requests…", options.requests);
     let run = zipf_run(addr, &fleet, &pools, options).await?;
@@ -168,8 +172,12 @@ async fn zipf_run(
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..o.concurrency {
-        let (sequence, next, tenants, pools) =
-            (sequence.clone(), next.clone(), tenants.clone(), pools.clone());
+        let (sequence, next, tenants, pools) = (
+            sequence.clone(),
+            next.clone(),
+            tenants.clone(),
+            pools.clone(),
+        );
         workers.spawn(async move {
             let mut conn = Conn::open(addr).await?;
             let (mut warm, mut cold, mut errors) = (Vec::new(), Vec::new(), 0);
@@ -199,7 +207,12 @@ async fn zipf_run(
             anyhow::Ok((warm, cold, errors))
         });
     }
-    let mut run = ZipfRun { warm: Vec::new(), cold: Vec::new(), errors: 0, elapsed: Duration::ZERO };
+    let mut run = ZipfRun {
+        warm: Vec::new(),
+        cold: Vec::new(),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
     while let Some(done) = workers.join_next().await {
         let (w, c, e) = done??;
         run.warm.extend(w);
@@ -251,28 +264,76 @@ pub fn rss_bytes() -> Option<u64> {
 
 pub fn render(r: &ScaleReport) -> String {
     let row = |what: &str, value: String, goal: &str, met: Option<bool>| {
-        vec![what.to_owned(), value, goal.to_owned(), met.map(yes_no).unwrap_or_default()]
+        vec![
+            what.to_owned(),
+            value,
+            goal.to_owned(),
+            met.map(yes_no).unwrap_or_default(),
+        ]
     };
     let rows = vec![
         row(
             "tenants",
-            format!("{} ({} pg schemas, {} sqlite)", r.tenants, r.pg_tenants, r.sqlite_tenants),
+            format!(
+                "{} ({} pg schemas, {} sqlite)",
+                r.tenants, r.pg_tenants, r.sqlite_tenants
+            ),
             "",
             None,
         ),
         row("setup s", format!("{:.1}", r.setup_seconds), "", None),
-        row("requests (errors)", format!("{} ({})", r.requests, r.errors), "", Some(r.errors == 0)),
+        row(
+            "requests (errors)",
+            format!("{} ({})", r.requests, r.errors),
+            "",
+            Some(r.errors == 0),
+        ),
         row("req/s", format!("{:.0}", r.per_second), "", None),
         row("warm p50 ms", format!("{:.2}", r.warm_p50_ms), "", None),
-        row("warm p99 ms", format!("{:.2}", r.warm_p99_ms), "< 5", Some(r.warm_p99_ms < WARM_P99_GOAL_MS)),
+        row(
+            "warm p99 ms",
+            format!("{:.2}", r.warm_p99_ms),
+            "< 5",
+            Some(r.warm_p99_ms < WARM_P99_GOAL_MS),
+        ),
         row("cold requests", r.cold_requests.to_string(), "", None),
         row("cold p50 ms", format!("{:.2}", r.cold_p50_ms), "", None),
-        row("cold p99 ms", format!("{:.2}", r.cold_p99_ms), "< 25", Some(r.cold_p99_ms < COLD_P99_GOAL_MS)),
-        row("pools opened / evicted", format!("{} / {}", r.pools_opened, r.pools_evicted), &format!("max {} open", r.max_pools), None),
-        row("peak pg connections", r.peak_pg_connections.to_string(), &format!("<= {}", r.budget), Some(r.peak_pg_connections <= r.budget as i64)),
-        row("peak pooled connections", r.peak_connections.to_string(), &format!("<= {}", r.budget), Some(r.peak_connections <= r.budget)),
-        row("rss MiB", format!("{:.1}", r.rss_mib), "< 150", Some(r.rss_mib < RSS_GOAL_MIB)),
-        row("registry queries / warm request", format!("{:.3}", r.registry_queries_per_warm_request), "0", Some(r.registry_queries_per_warm_request == 0.0)),
+        row(
+            "cold p99 ms",
+            format!("{:.2}", r.cold_p99_ms),
+            "< 25",
+            Some(r.cold_p99_ms < COLD_P99_GOAL_MS),
+        ),
+        row(
+            "pools opened / evicted",
+            format!("{} / {}", r.pools_opened, r.pools_evicted),
+            &format!("max {} open", r.max_pools),
+            None,
+        ),
+        row(
+            "peak pg connections",
+            r.peak_pg_connections.to_string(),
+            &format!("<= {}", r.budget),
+            Some(r.peak_pg_connections <= r.budget as i64),
+        ),
+        row(
+            "peak pooled connections",
+            r.peak_connections.to_string(),
+            &format!("<= {}", r.budget),
+            Some(r.peak_connections <= r.budget),
+        ),
+        row(
+            "rss MiB",
+            format!("{:.1}", r.rss_mib),
+            "< 150",
+            Some(r.rss_mib < RSS_GOAL_MIB),
+        ),
+        row(
+            "registry queries / warm request",
+            format!("{:.3}", r.registry_queries_per_warm_request),
+            "0",
+            Some(r.registry_queries_per_warm_request == 0.0),
+        ),
     ];
     table::render(&["METRIC", "VALUE", "GOAL", "MET"], &rows)
 }

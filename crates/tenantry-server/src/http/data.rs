@@ -151,20 +151,41 @@ pub(super) fn parse_id(raw: &str) -> Result<i64, ApiError> {
 
 macro_rules! crud {
     ($res:ident, $list:ident, $get:ident, $create:ident, $update:ident, $delete:ident) => {
-        async fn $list(_u: TenantUser, TenantDb(mut c): TenantDb, Query(p): Query<Paging>) -> Result<Json<Page>, ApiError> {
+        async fn $list(
+            _u: TenantUser,
+            TenantDb(mut c): TenantDb,
+            Query(p): Query<Paging>,
+        ) -> Result<Json<Page>, ApiError> {
             let (page, limit) = p.parse()?;
             Ok(Json($res.page(&mut c, page, limit).await?))
         }
-        async fn $get(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+        async fn $get(
+            _u: TenantUser,
+            TenantDb(mut c): TenantDb,
+            Path(id): Path<String>,
+        ) -> Result<Json<Value>, ApiError> {
             Ok(Json($res.get(&mut c, parse_id(&id)?).await?))
         }
-        async fn $create(_u: TenantUser, TenantDb(mut c): TenantDb, JsonBody(b): JsonBody<Value>) -> Result<(StatusCode, Json<Value>), ApiError> {
+        async fn $create(
+            _u: TenantUser,
+            TenantDb(mut c): TenantDb,
+            JsonBody(b): JsonBody<Value>,
+        ) -> Result<(StatusCode, Json<Value>), ApiError> {
             Ok((StatusCode::CREATED, Json($res.create(&mut c, &b).await?)))
         }
-        async fn $update(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<String>, JsonBody(b): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
+        async fn $update(
+            _u: TenantUser,
+            TenantDb(mut c): TenantDb,
+            Path(id): Path<String>,
+            JsonBody(b): JsonBody<Value>,
+        ) -> Result<Json<Value>, ApiError> {
             Ok(Json($res.update(&mut c, parse_id(&id)?, &b).await?))
         }
-        async fn $delete(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+        async fn $delete(
+            _u: TenantUser,
+            TenantDb(mut c): TenantDb,
+            Path(id): Path<String>,
+        ) -> Result<StatusCode, ApiError> {
             $res.delete(&mut c, parse_id(&id)?).await?;
             Ok(StatusCode::NO_CONTENT)
         }

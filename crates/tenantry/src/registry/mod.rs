@@ -184,7 +184,9 @@ impl Registry {
 
     /// Registry queries (statements or transactions) sent through this handle since it opened.
     pub fn queries(&self) -> u64 {
-        self.inner.queries.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .queries
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn engine(&self) -> Engine {
