@@ -29,6 +29,7 @@ impl App {
             signer: platform.signer().clone(),
             base_domain,
             users: platform.user_status().clone(),
+            limits: platform.tenant_limits().clone(),
         };
         let metrics = Metrics::new(&MetricsSettings::default())
             .expect("the default metrics settings are valid");

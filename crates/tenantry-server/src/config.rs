@@ -4,6 +4,8 @@ use anyhow::Context;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tenantry::hashing::HashPoolSettings;
+use tenantry::limits::LoginThrottleSettings;
 use tenantry::pools::PoolManagerSettings;
 use tenantry::registry::CacheSettings;
 
@@ -45,6 +47,12 @@ pub struct Config {
     pub user_status_ttl: Duration,
     /// `/metrics` settings (`[metrics]`).
     pub metrics: MetricsSettings,
+    /// Password hashing pool (`[hashing]`: `max_concurrent` (0 = cores), `max_queued`,
+    /// `queue_timeout`); past it sign-ins answer 503 `busy`.
+    pub hashing: HashPoolSettings,
+    /// Sign-in throttling (`[login]`: `per_account_burst`, `per_account_every`,
+    /// `per_address_burst`, `per_address_every`, `max_keys`); past it 429 `too_many_attempts`.
+    pub login: LoginThrottleSettings,
 }
 
 impl Default for Config {
@@ -62,6 +70,8 @@ impl Default for Config {
             max_file_bytes: tenantry::storage::DEFAULT_MAX_FILE_BYTES,
             user_status_ttl: Duration::from_secs(10),
             metrics: MetricsSettings::default(),
+            hashing: HashPoolSettings::default(),
+            login: LoginThrottleSettings::default(),
         }
     }
 }
@@ -159,6 +169,21 @@ mod tests {
         assert!(
             !format!("{c:?}").contains("s3cret"),
             "Debug hides the token"
+        );
+    }
+
+    #[test]
+    fn hashing_and_login_settings_parse_from_toml() {
+        let c: Config = toml::from_str(
+            "[hashing]\nmax_concurrent = 3\nqueue_timeout = \"250ms\"\n[login]\nper_account_burst = 4",
+        )
+        .unwrap();
+        assert_eq!(c.hashing.max_concurrent, 3);
+        assert_eq!(c.hashing.queue_timeout, Duration::from_millis(250));
+        assert_eq!(c.login.per_account_burst, 4);
+        assert_eq!(
+            c.login.per_address_burst, 50,
+            "unset fields keep their default"
         );
     }
 

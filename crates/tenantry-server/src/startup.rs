@@ -41,6 +41,8 @@ impl App {
                 separate_db_users: config.separate_db_users,
                 data_dir: config.data_dir.clone(),
                 user_status_ttl: config.user_status_ttl,
+                hashing: config.hashing.clone(),
+                login: config.login.clone(),
             },
         );
         let metrics = Metrics::new(&config.metrics).context("[metrics] is invalid")?;
@@ -69,6 +71,7 @@ pub async fn run(
     let pools = app.pools().clone();
     app.metrics().spawn_upkeep();
     let router = http::router(app);
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -1,6 +1,6 @@
 //! Admin plane: owner login and the owner-token extractor.
 
-use super::{HttpError, JsonBody};
+use super::{ClientAddr, HttpError, JsonBody};
 use crate::app::App;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -18,9 +18,11 @@ pub struct Login {
 
 pub async fn login(
     State(app): State<App>,
+    ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<Json<OwnerSession>, HttpError> {
-    let session = app.platform().login_owner(&body.email, &body.password);
+    let platform = app.platform();
+    let session = platform.login_owner_from(&body.email, &body.password, client);
     Ok(Json(session.await?))
 }
 

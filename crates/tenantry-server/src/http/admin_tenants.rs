@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use tenantry::limits::RateLimit;
 use tenantry::platform::{TenantRef, TenantStats};
 use tenantry::registry::{PoolSettings, Tenant, TenantFilter, TenantUpdate};
 use tenantry::router::ApiError;
@@ -25,6 +26,12 @@ pub fn routes() -> Router<App> {
         .route("/api/admin/tenants/{id}/stats", get(stats))
         .route("/api/admin/tenants/{id}/health", get(health))
         .route("/api/admin/audit", get(audit))
+        .route("/api/admin/plans", get(plans))
+}
+
+/// `GET /api/admin/plans`: the plans tenants may be on, with their request limits.
+async fn plans(State(app): State<App>, _o: OwnerAuth) -> Result<Json<Value>, HttpError> {
+    Ok(Json(json!({"data": app.platform().plans().await?})))
 }
 
 #[derive(Deserialize)]
@@ -159,7 +166,8 @@ async fn health(
     ))
 }
 
-/// `PUT /api/admin/tenants/{id}`: name, subdomain, domains, plan, region, notes, pool limits. A
+/// `PUT /api/admin/tenants/{id}`: name, subdomain, domains, plan, region, notes, pool limits,
+/// rate limit (an override of the plan's; applies from the next request). A
 /// field that is absent stays; `null` clears the optional ones.
 async fn update(
     State(app): State<App>,
@@ -178,7 +186,7 @@ async fn update(
 }
 
 /// The fields `PUT` may change.
-const UPDATABLE: [&str; 7] = [
+const UPDATABLE: [&str; 8] = [
     "name",
     "subdomain",
     "domains",
@@ -186,6 +194,7 @@ const UPDATABLE: [&str; 7] = [
     "region",
     "notes",
     "pool",
+    "rateLimit",
 ];
 
 fn parse_update(obj: &Map<String, Value>) -> Result<TenantUpdate, HttpError> {
@@ -229,5 +238,11 @@ fn parse_update(obj: &Map<String, Value>) -> Result<TenantUpdate, HttpError> {
             .map(|v| serde_json::from_value::<PoolSettings>(v.clone()))
             .transpose()
             .map_err(|e| InvalidValue::new("pool", e.to_string()))?,
+        // `{"requestsPerSecond": n, "burst": n}` overrides the plan's limits; `null` removes it.
+        rate_limit: obj
+            .get("rateLimit")
+            .map(|v| serde_json::from_value::<Option<RateLimit>>(v.clone()))
+            .transpose()
+            .map_err(|e| InvalidValue::new("rateLimit", e.to_string()))?,
     })
 }

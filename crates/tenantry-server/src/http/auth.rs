@@ -1,7 +1,7 @@
 //! Tenant-user login (`?company=CODE` or any other way the tenant layer resolves the tenant): users
 //! live in the tenant's own database; the platform checks the password and issues the token.
 
-use super::JsonBody;
+use super::{ClientAddr, JsonBody};
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
@@ -18,11 +18,12 @@ pub struct Login {
 pub async fn login(
     State(app): State<crate::app::App>,
     Tenant(tenant): Tenant,
+    ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<Json<Value>, ApiError> {
     let session = app
         .platform()
-        .login_user(&tenant, &body.username, &body.password)
+        .login_user(&tenant, &body.username, &body.password, client)
         .await
         .map_err(|e| match e {
             PlatformError::WrongCredentials => ApiError::unauthorized("wrong username or password"),

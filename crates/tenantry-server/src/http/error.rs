@@ -74,6 +74,15 @@ pub fn platform_error(e: PlatformError) -> ApiError {
         E::Storage(s) => storage_error(s),
         E::Unavailable(p) => p.into(),
         E::Registry(r) => r.into(),
+        // Hostile load: the answer says when to come back.
+        E::Busy(b) => {
+            answer(StatusCode::SERVICE_UNAVAILABLE, "busy").with_retry_after(b.retry_after)
+        }
+        E::TooManyAttempts(t) => answer(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+            .with_retry_after(t.retry_after),
+        E::RateLimited { retry_after, .. } => {
+            answer(StatusCode::TOO_MANY_REQUESTS, "rate_limited").with_retry_after(retry_after)
+        }
         other => ApiError::internal(&other),
     }
 }

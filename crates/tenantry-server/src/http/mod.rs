@@ -59,6 +59,23 @@ async fn not_found() -> tenantry::router::ApiError {
     tenantry::router::ApiError::not_found("not_found", "no such route")
 }
 
+/// The client's IP address (the peer of the TCP connection), when the server was started with
+/// connect info (`startup::run` is); login throttling keys on it.
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientAddr(peer.map(|c| c.0.ip())))
+    }
+}
+
 /// Parses a JSON body into `T`, answering 400 with the serde message (which names the field).
 pub struct JsonBody<T>(pub T);
 

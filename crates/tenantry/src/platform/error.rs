@@ -4,7 +4,9 @@
 
 use super::credentials::CredentialError;
 use crate::backup::BackupError;
+use crate::hashing::HashBusy;
 use crate::jobs::JobKind;
+use crate::limits::Throttled;
 use crate::pools::PoolError;
 use crate::registry::RegistryError;
 use crate::secrets::SecretError;
@@ -117,6 +119,18 @@ pub enum PlatformError {
         #[source]
         source: RegistryError,
     },
+    /// Password checks are at capacity for longer than the queue timeout: retry later.
+    #[error(transparent)]
+    Busy(#[from] HashBusy),
+    /// Too many sign-in attempts for this account or from this address.
+    #[error(transparent)]
+    TooManyAttempts(#[from] Throttled),
+    /// The tenant is past its request rate (its plan's or its own).
+    #[error("tenant {code} is over its rate limit; retry in {}s", crate::limits::retry_after_secs(*retry_after))]
+    RateLimited {
+        code: TenantCode,
+        retry_after: std::time::Duration,
+    },
     /// The registry itself failed (a query, a stored secret): an internal error.
     #[error(transparent)]
     Registry(RegistryError),
@@ -156,6 +170,9 @@ impl PlatformError {
             | Self::LastOwner { .. }
             | Self::AlreadyInitialised { .. }
             | Self::WrongCredentials
+            | Self::Busy(_)
+            | Self::TooManyAttempts(_)
+            | Self::RateLimited { .. }
             | Self::JobRunning { .. }
             | Self::Forbidden { .. }
             | Self::LastAdmin { .. } => true,

@@ -3,6 +3,7 @@
 use super::servers::parse_uuid;
 use super::{Registry, RegistryError, Result};
 use crate::db;
+use crate::limits::RateLimit;
 use crate::tenant::{
     DatabaseName, Engine, HostName, Hosting, Placement, ServerName, Subdomain, TenantCode,
     TenantStatus, TlsMode,
@@ -72,6 +73,10 @@ pub struct Tenant {
     /// one stopped).
     pub provisioning_step: Option<String>,
     pub plan: String,
+    /// The requests/s and burst in force: the override if set, else the plan's.
+    pub rate_limit: RateLimit,
+    /// The tenant's own limits instead of its plan's (`None`: the plan's apply).
+    pub rate_limit_override: Option<RateLimit>,
     pub notes: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -173,6 +178,8 @@ pub struct TenantUpdate {
     pub region: Option<Option<String>>,
     pub notes: Option<Option<String>>,
     pub pool: Option<PoolSettings>,
+    /// `Some(None)` removes the override (the plan's limits apply again).
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 /// Filter and page for [`Registry::list_tenants`].
@@ -190,8 +197,20 @@ const TENANT_SELECT: &str = "SELECT t.id, t.code, t.name, t.subdomain, t.status,
     t.username, t.password_enc, t.hosting, t.region, t.max_connections, t.acquire_timeout_ms, \
     t.statement_timeout_ms, t.schema_version, t.plan, t.notes, t.created_at, t.updated_at, \
     s.host, s.port, s.tls_mode, s.max_connections AS server_max_connections, \
-    t.schema_checksum, t.schema_managed, t.provisioning_step \
-    FROM tenants t JOIN data_servers s ON s.id = t.server_id";
+    t.schema_checksum, t.schema_managed, t.provisioning_step, \
+    t.rate_limit_rps, t.rate_limit_burst, p.requests_per_second AS plan_rps, p.burst AS plan_burst \
+    FROM tenants t JOIN data_servers s ON s.id = t.server_id LEFT JOIN plans p ON p.name = t.plan";
+
+/// Two nullable columns as a limit: both set or none.
+fn limit_from(row: &AnyRow, rps: &str, burst: &str) -> Result<Option<RateLimit>> {
+    let rps: Option<i64> = row.try_get(rps)?;
+    let burst: Option<i64> = row.try_get(burst)?;
+    let clamp = |n: i64| n.clamp(1, 1_000_000) as u32;
+    Ok(rps.zip(burst).map(|(r, b)| RateLimit {
+        requests_per_second: clamp(r),
+        burst: clamp(b),
+    }))
+}
 
 fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
     let text = |c: &str| row.try_get::<String, _>(c);
@@ -224,6 +243,10 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
         schema_managed: row.try_get::<i64, _>("schema_managed")? != 0,
         provisioning_step: row.try_get("provisioning_step")?,
         plan: text("plan")?,
+        rate_limit: limit_from(row, "rate_limit_rps", "rate_limit_burst")?
+            .or(limit_from(row, "plan_rps", "plan_burst")?)
+            .unwrap_or(RateLimit::FALLBACK),
+        rate_limit_override: limit_from(row, "rate_limit_rps", "rate_limit_burst")?,
         notes: row.try_get("notes")?,
         created_at: text("created_at")?,
         updated_at: text("updated_at")?,

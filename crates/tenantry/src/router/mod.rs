@@ -20,6 +20,7 @@ pub use error::ApiError;
 pub use extract::{Tenant, TenantAdmin, TenantDb, TenantPg, TenantUser};
 
 use crate::auth::{Claims, TokenKind, TokenSigner};
+use crate::limits::TenantLimiter;
 use crate::pools::PoolManager;
 use crate::registry::{Registry, TenantConfig};
 use crate::resolve::{self, Explicit, ResolveError};
@@ -41,6 +42,8 @@ pub struct TenantRouter {
     pub base_domain: Option<HostName>,
     /// Tenant users' statuses (the platform's cache, which its user operations invalidate).
     pub users: UserStatusCache,
+    /// Per-tenant request allowances (the platform's [`crate::platform::Platform::tenant_limits`]).
+    pub limits: TenantLimiter,
 }
 
 /// In a response's extensions: the tenant the request was resolved to (for metrics).
@@ -127,6 +130,7 @@ async fn resolve_request(
         ApiError::not_found("tenant_not_found", format!("tenant {code} does not exist"))
     })?;
     check_status(&config)?;
+    check_rate(&tr.limits, &config)?;
     if let Some(c) = claims.as_ref().filter(|c| c.kind == TokenKind::Tenant) {
         if c.tid != Some(config.tenant.id) {
             return Err(ApiError::new(
@@ -152,6 +156,20 @@ fn resolve_error(e: ResolveError) -> ApiError {
         }
         ResolveError::Registry(r) => r.into(),
     }
+}
+
+/// Takes one request of the tenant's allowance; 429 `rate_limited` with `Retry-After` past it.
+/// Only this tenant's allowance is touched, so its flood costs other tenants nothing here.
+pub fn check_rate(limits: &TenantLimiter, config: &TenantConfig) -> Result<(), ApiError> {
+    let t = &config.tenant;
+    limits.check(t.id, t.rate_limit).map_err(|wait| {
+        let limit = t.rate_limit;
+        let message = format!(
+            "tenant {} is over its rate limit ({} requests/s, burst {}); retry later",
+            t.code, limit.requests_per_second, limit.burst
+        );
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with_retry_after(wait)
+    })
 }
 
 /// Maps a tenant's status to the answer of `DESIGN.md`: only `active` passes.
