@@ -60,6 +60,16 @@ impl TestApp {
         registry_url: Option<String>,
         configure: impl FnOnce(App) -> App,
     ) -> Self {
+        Self::spawn_tuned(pools, registry_url, |_| {}, configure).await
+    }
+
+    /// Like [`TestApp::spawn_configured`], with the platform's settings changed by `tune`.
+    pub async fn spawn_tuned(
+        pools: PoolManagerSettings,
+        registry_url: Option<String>,
+        tune: impl FnOnce(&mut PlatformSettings),
+        configure: impl FnOnce(App) -> App,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG")
@@ -79,15 +89,17 @@ impl TestApp {
             .create_owner("owner@test.local", "Owner", PASSWORD)
             .await
             .unwrap();
+        let mut settings = PlatformSettings {
+            data_dir: dir.path().to_owned(),
+            ..PlatformSettings::default()
+        };
+        tune(&mut settings);
         let platform = Platform::new(
             registry,
             PoolManager::new(pools),
             signer,
             Storage::new(dir.path().join("files"), FILE_LIMIT),
-            PlatformSettings {
-                data_dir: dir.path().to_owned(),
-                ..PlatformSettings::default()
-            },
+            settings,
         );
         let app = configure(App::new(
             platform,

@@ -16,6 +16,8 @@ mod files;
 mod first_start;
 mod fleet;
 mod fleet_api;
+// Hostile load: sign-in throttling and the hashing pool; per-tenant rate limits.
+mod hostile_login;
 mod isolation;
 mod keys;
 mod metrics;
@@ -29,6 +31,7 @@ mod pools;
 mod provision;
 mod provision_jobs;
 mod provision_kill;
+mod rate_limits;
 mod registry;
 mod request_logs;
 mod stats;
