@@ -21,7 +21,9 @@ use tokio::sync::Semaphore;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct HashPoolSettings {
-    /// Hashes running at once. Default: 0, meaning the number of CPU cores.
+    /// Hashes running at once. Default: 0, meaning one less than the number of CPU cores (at
+    /// least 1), so a login flood leaves a core to the runtime that serves other tenants (the
+    /// README's `bench login-flood` rows show why).
     pub max_concurrent: usize,
     /// Callers allowed to wait for a slot; one more is answered busy at once. Default: 256.
     pub max_queued: usize,
@@ -41,10 +43,12 @@ impl Default for HashPoolSettings {
 }
 
 impl HashPoolSettings {
-    /// `max_concurrent`, with 0 resolved to the number of cores.
+    /// `max_concurrent`, with 0 resolved to cores − 1 (at least 1).
     pub fn concurrency(&self) -> usize {
         match self.max_concurrent {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            0 => {
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+            }
             n => n,
         }
     }

@@ -33,6 +33,28 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
+    /// Wrong-password sign-ins and a tenant flooding past its rate limit, on a local server with
+    /// SQLite tenants: RSS before/peak/after, another tenant's p50/p99 before vs during.
+    LoginFlood {
+        /// Wrong-password sign-ins.
+        #[arg(long, default_value_t = 1_000)]
+        logins: usize,
+        /// Clients at once (both floods).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds the rate-limit flood lasts.
+        #[arg(long, default_value_t = 5)]
+        flood_secs: u64,
+        /// Requests per second of the flooding tenant (whose limit is 50/s).
+        #[arg(long, default_value_t = 500)]
+        flood_rps: u64,
+        /// Password hashes at once (0: the default, as in `[hashing] max_concurrent`).
+        #[arg(long, default_value_t = 0)]
+        hash_threads: usize,
+        /// Print the measurements as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -61,6 +83,31 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             let runs = bench::migrate::measure(&server.describe(), tenants, concurrency).await;
             server.stop().await;
             print!("{}", bench::migrate::render(&runs?, concurrency));
+        }
+        BenchCommand::LoginFlood {
+            logins,
+            concurrency,
+            flood_secs,
+            flood_rps,
+            hash_threads,
+            json,
+        } => {
+            let opts = bench::login_flood::Options {
+                logins,
+                concurrency,
+                flood_secs,
+                flood_rps,
+                hash_threads,
+                ..Default::default()
+            };
+            eprintln!(
+                "bench login-flood: {logins} wrong-password sign-ins, then a rate-limit flood…"
+            );
+            let run = bench::login_flood::measure(&opts).await?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&run)?),
+                false => print!("{}", bench::login_flood::render(&run)),
+            }
         }
     }
     Ok(())

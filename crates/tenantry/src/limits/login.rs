@@ -15,9 +15,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct LoginThrottleSettings {
-    /// Attempts one account may make in a burst. Default: 10.
+    /// Attempts one account may make in a burst (at most 1,000,000). Default: 10.
     pub per_account_burst: u32,
-    /// One more attempt per account is allowed every this long. Default: 6 s (10 a minute).
+    /// One more attempt per account is allowed every this long (at most 1 h). Default: 6 s.
     #[serde(with = "humantime_serde")]
     pub per_account_every: Duration,
     /// Attempts one client address may make in a burst. Default: 50.
@@ -61,11 +61,15 @@ pub struct LoginThrottle {
     address_quota: Quota,
 }
 
+/// Largest burst and period honoured (their product must fit the limiter's nanosecond clock).
+const MAX_BURST: u32 = 1_000_000;
+const MAX_EVERY: Duration = Duration::from_secs(3_600);
+
 fn quota(burst: u32, every: Duration) -> Quota {
-    let every = every.max(Duration::from_nanos(1));
+    let every = every.clamp(Duration::from_nanos(1), MAX_EVERY);
     Quota::with_period(every)
         .expect("the period is positive")
-        .allow_burst(NonZeroU32::new(burst.max(1)).expect("at least 1"))
+        .allow_burst(NonZeroU32::new(burst.clamp(1, MAX_BURST)).expect("at least 1"))
 }
 
 /// The part of an address that names one client: all of IPv4, the /64 network of IPv6.
@@ -155,6 +159,19 @@ mod tests {
         assert!(t.attempt("T1", "d", Some(ip)).is_err());
         assert!(t
             .attempt("T1", "d", Some("10.0.0.2".parse().unwrap()))
+            .is_ok());
+    }
+
+    #[test]
+    fn huge_settings_are_clamped_instead_of_overflowing() {
+        let t = LoginThrottle::new(&LoginThrottleSettings {
+            per_account_burst: u32::MAX,
+            per_account_every: Duration::from_secs(u64::MAX / 4),
+            per_address_burst: u32::MAX,
+            ..LoginThrottleSettings::default()
+        });
+        assert!(t
+            .attempt("T", "a", Some("10.0.0.1".parse().unwrap()))
             .is_ok());
     }
 
