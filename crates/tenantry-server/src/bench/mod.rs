@@ -4,6 +4,7 @@
 //! only linked with `--features bench`; the smoke test starts them itself), so this module has no
 //! dependency on the test kit and the production binary does not carry it.
 
+mod client;
 pub mod login_flood;
 pub mod migrate;
 pub mod provision;

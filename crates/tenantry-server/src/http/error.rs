@@ -80,9 +80,6 @@ pub fn platform_error(e: PlatformError) -> ApiError {
         }
         E::TooManyAttempts(t) => answer(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             .with_retry_after(t.retry_after),
-        E::RateLimited { retry_after, .. } => {
-            answer(StatusCode::TOO_MANY_REQUESTS, "rate_limited").with_retry_after(retry_after)
-        }
         other => ApiError::internal(&other),
     }
 }

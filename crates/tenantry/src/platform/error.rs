@@ -125,12 +125,6 @@ pub enum PlatformError {
     /// Too many sign-in attempts for this account or from this address.
     #[error(transparent)]
     TooManyAttempts(#[from] Throttled),
-    /// The tenant is past its request rate (its plan's or its own).
-    #[error("tenant {code} is over its rate limit; retry in {}s", crate::limits::retry_after_secs(*retry_after))]
-    RateLimited {
-        code: TenantCode,
-        retry_after: std::time::Duration,
-    },
     /// The registry itself failed (a query, a stored secret): an internal error.
     #[error(transparent)]
     Registry(RegistryError),
@@ -172,7 +166,6 @@ impl PlatformError {
             | Self::WrongCredentials
             | Self::Busy(_)
             | Self::TooManyAttempts(_)
-            | Self::RateLimited { .. }
             | Self::JobRunning { .. }
             | Self::Forbidden { .. }
             | Self::LastAdmin { .. } => true,
