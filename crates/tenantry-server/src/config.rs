@@ -38,6 +38,8 @@ pub struct Config {
     pub cache: CacheSettings,
     /// Largest file a tenant may upload. Default: 10 MiB.
     pub max_file_bytes: u64,
+    /// Largest request body other than a file upload; a larger one is answered 413. Default: 1 MiB.
+    pub max_body_bytes: usize,
     /// How long a tenant user's status (disabled, role, password) is trusted before the router
     /// reads it again. Changes apply at once on the instance that made them; other instances on
     /// the same registry see them within this bound. Default: 10 s.
@@ -60,6 +62,7 @@ impl Default for Config {
             pools: PoolManagerSettings::default(),
             cache: CacheSettings::default(),
             max_file_bytes: tenantry::storage::DEFAULT_MAX_FILE_BYTES,
+            max_body_bytes: crate::http::limits::DEFAULT_MAX_BODY_BYTES,
             user_status_ttl: Duration::from_secs(10),
             metrics: MetricsSettings::default(),
         }

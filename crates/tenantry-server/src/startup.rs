@@ -44,7 +44,9 @@ impl App {
             },
         );
         let metrics = Metrics::new(&config.metrics).context("[metrics] is invalid")?;
-        Ok(Self::new(platform, base_domain).with_metrics(metrics))
+        let mut app = Self::new(platform, base_domain).with_metrics(metrics);
+        app.max_body_bytes = config.max_body_bytes;
+        Ok(app)
     }
 }
 
