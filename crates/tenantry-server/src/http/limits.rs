@@ -31,7 +31,10 @@ pub fn payload_too_large(limit: Option<BodyLimit>) -> ApiError {
 }
 
 /// Applies the body limit and the JSON error shape to every route of `router`.
-pub fn limit(router: axum::Router<crate::app::App>, max_body_bytes: usize) -> axum::Router<crate::app::App> {
+pub fn limit(
+    router: axum::Router<crate::app::App>,
+    max_body_bytes: usize,
+) -> axum::Router<crate::app::App> {
     router
         .layer(axum::middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_backup;
+mod admin_credentials;
 mod admin_fleet;
 mod admin_jobs;
 mod admin_onboard;
@@ -45,6 +46,7 @@ pub fn router(app: App) -> Router {
         .route("/api/admin/login", post(admin::login))
         .merge(admin_tenants::routes())
         .merge(admin_backup::routes())
+        .merge(admin_credentials::routes())
         .merge(admin_onboard::routes())
         .merge(admin_provision::routes())
         .merge(admin_servers::routes())

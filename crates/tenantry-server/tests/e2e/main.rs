@@ -16,6 +16,7 @@ mod files;
 mod first_start;
 mod fleet;
 mod fleet_api;
+mod hostile_input;
 mod isolation;
 mod keys;
 mod metrics;
