@@ -19,6 +19,7 @@ mod fleet_api;
 mod hostile_input;
 mod isolation;
 mod keys;
+mod leakage;
 mod metrics;
 mod mssql;
 mod mssql_lifecycle;
