@@ -8,7 +8,7 @@
 //! The run prints its seed; `TENANTRY_PROPTEST_SEED=…` replays the same sequence of requests
 //! (`TENANTRY_PROPTEST_CASES` changes how many, default 2,500).
 
-use crate::common::{error_code, TestApp, On};
+use crate::common::{error_code, On, TestApp};
 use futures::StreamExt;
 use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
@@ -29,12 +29,8 @@ struct Subject {
 
 /// The tenants, as provisioning requests (everything but code, name, subdomain and password).
 fn placements(shared_db: &str, external_db: &str) -> Vec<(&'static str, Value, bool)> {
-    let dedicated = |server: &str, own: bool| {
-        json!({"placement": "dedicated", "server": server, "separateDbUser": own})
-    };
-    let shared = |schema: &str| {
-        json!({"placement": "shared", "server": "pg0", "database": shared_db, "schema": schema})
-    };
+    let dedicated = |server: &str, own: bool| json!({"placement": "dedicated", "server": server, "separateDbUser": own});
+    let shared = |schema: &str| json!({"placement": "shared", "server": "pg0", "database": shared_db, "schema": schema});
     vec![
         ("LK-1", dedicated("pg0", true), true),
         ("LK_1", dedicated("pg0", true), true),
@@ -154,7 +150,11 @@ async fn thousands_of_random_requests_see_only_their_own_tenants_rows() {
         tally.password_changes.load(Ordering::Relaxed),
         stats.evictions,
     );
-    assert!(stats.evictions > 100, "max_pools 3 must evict: {}", stats.evictions);
+    assert!(
+        stats.evictions > 100,
+        "max_pools 3 must evict: {}",
+        stats.evictions
+    );
     assert!(tally.password_changes.load(Ordering::Relaxed) > 0);
     assert!(tally.rows.load(Ordering::Relaxed) > cases_n as u64);
 }
@@ -168,7 +168,12 @@ async fn run(t: &TestApp, subjects: &[Subject], owner: &str, tally: &Tally, n: u
         let s = own[(n / 250) % own.len()];
         let path = format!("/api/admin/tenants/{}/db-password", s.id);
         let (status, body) = t.call(Method::POST, &path, Some(owner), None).await;
-        assert_eq!(status, StatusCode::OK, "case {n}: password change of {}: {body}", s.code);
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "case {n}: password change of {}: {body}",
+            s.code
+        );
         tally.password_changes.fetch_add(1, Ordering::Relaxed);
     }
     let me = &subjects[case.who];
@@ -182,20 +187,37 @@ async fn run(t: &TestApp, subjects: &[Subject], owner: &str, tally: &Tally, n: u
     };
     let answer = match case.kind {
         0 => list("/api/customers?limit=100".into(), vec![]).await,
-        1 => list("/api/customers?limit=100".into(), vec![("X-Tenant", me.code.clone())]).await,
-        2 => list(format!("/api/customers?limit=100&company={}", me.code), vec![]).await,
+        1 => {
+            list(
+                "/api/customers?limit=100".into(),
+                vec![("X-Tenant", me.code.clone())],
+            )
+            .await
+        }
+        2 => {
+            list(
+                format!("/api/customers?limit=100&company={}", me.code),
+                vec![],
+            )
+            .await
+        }
         3 => list("/api/customers?limit=100".into(), vec![("Host", host)]).await,
         4 => list("/api/tickets?limit=100".into(), vec![("Host", host)]).await,
         5 => list(format!("/api/customers/{}", case.id), vec![]).await,
         6 => {
             let body = json!({"name": format!("{}{n}", marker(&me.code))});
-            let (s, row) = t.call(Method::POST, "/api/customers", token, Some(body)).await;
+            let (s, row) = t
+                .call(Method::POST, "/api/customers", token, Some(body))
+                .await;
             assert_eq!(s, StatusCode::CREATED, "{what}: {row}");
             (StatusCode::OK, row)
         }
         7 | 8 if me.code != other.code => {
             let (path, headers) = if case.kind == 7 {
-                ("/api/customers".to_owned(), vec![("X-Tenant", other.code.clone())])
+                (
+                    "/api/customers".to_owned(),
+                    vec![("X-Tenant", other.code.clone())],
+                )
             } else {
                 (format!("/api/customers?company={}", other.code), vec![])
             };
@@ -213,11 +235,22 @@ async fn run(t: &TestApp, subjects: &[Subject], owner: &str, tally: &Tally, n: u
         9 if me.code != other.code => {
             let other_host = format!("{}.example.com", other.subdomain);
             let (s, body) = list("/api/customers".into(), vec![("Host", other_host)]).await;
-            assert_eq!(s, StatusCode::FORBIDDEN, "{what}: token on {}'s host: {body}", other.code);
+            assert_eq!(
+                s,
+                StatusCode::FORBIDDEN,
+                "{what}: token on {}'s host: {body}",
+                other.code
+            );
             tally.refused.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        _ => list("/api/sites?limit=100".into(), vec![("X-Tenant", me.code.clone())]).await,
+        _ => {
+            list(
+                "/api/sites?limit=100".into(),
+                vec![("X-Tenant", me.code.clone())],
+            )
+            .await
+        }
     };
     let (status, body) = answer;
     if case.kind == 5 && status == StatusCode::NOT_FOUND {

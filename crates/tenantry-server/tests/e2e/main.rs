@@ -33,6 +33,7 @@ mod provision_jobs;
 mod provision_kill;
 mod registry;
 mod request_logs;
+mod secrets;
 mod stats;
 mod status;
 mod typed;
