@@ -84,6 +84,16 @@ impl Breakers {
         self.tracked.store(map.len(), Ordering::Release);
     }
 
+    /// Whether the server had a failure since its last success: its idle connections are checked
+    /// before use and a timed-out wait counts as a failure.
+    pub fn is_suspect(&self, server: Uuid) -> bool {
+        if self.tracked.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let map = self.servers.lock().expect("breaker mutex poisoned");
+        map.contains_key(&server)
+    }
+
     /// Whether the server's circuit is open now.
     pub fn is_open(&self, server: Uuid) -> bool {
         let map = self.servers.lock().expect("breaker mutex poisoned");
@@ -134,6 +144,18 @@ mod tests {
         b.success(a);
         assert!(b.check(a).is_ok());
         assert!(b.open_servers().is_empty());
+    }
+
+    #[test]
+    fn a_failure_makes_the_server_suspect_until_a_success() {
+        let (a, other) = ids();
+        let b = Breakers::new(3, Duration::from_secs(60));
+        assert!(!b.is_suspect(a));
+        b.failure(a, "a:1");
+        assert!(b.is_suspect(a) && !b.is_open(a));
+        assert!(!b.is_suspect(other));
+        b.success(a);
+        assert!(!b.is_suspect(a));
     }
 
     #[test]

@@ -181,8 +181,9 @@ impl PoolManager {
                 }
                 Ok(Err(_)) | Err(_) => {
                     // A pool with no open connection that times out could not reach its server; a
-                    // pool whose connections are all busy is merely saturated.
-                    if pool.status().size == 0 {
+                    // pool whose connections are all busy is merely saturated, unless its server
+                    // already failed (then its connections are likely stuck on a hung server).
+                    if pool.status().size == 0 || breakers.is_suspect(server.server_id) {
                         breakers.failure(server.server_id, &server.server_key());
                     }
                     return Err(PoolError::Timeout {
@@ -259,6 +260,16 @@ impl PoolManager {
             .iter()
             .map(|(id, p)| (*id, state_of(&p.pool)))
             .collect()
+    }
+
+    /// Reports that a request lost its connection to data server `server_id` (I/O error, or no
+    /// answer within the request timeout): a failure for its circuit breaker.
+    pub fn report_failure(&self, server_id: Uuid, label: &str) {
+        self.inner.breakers.failure(server_id, label);
+    }
+
+    pub fn settings(&self) -> &PoolManagerSettings {
+        &self.inner.settings
     }
 
     pub fn open_circuits(&self) -> Vec<String> {

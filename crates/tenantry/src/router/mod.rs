@@ -12,11 +12,16 @@
 //! For logs and metrics, the layer records the tenant's code into the current span's `tenant`
 //! field (the HTTP server's request span declares it) and puts a [`RequestTenant`] into the
 //! response's extensions.
+//!
+//! A tenant request that outlives the pool manager's `request_timeout` (a hung database server
+//! answers nothing, and a server-side statement timeout cannot fire) is answered 503
+//! `tenant_database_unavailable`; that, and a request whose connection broke ([`DatabaseLost`]),
+//! is reported to the data server's circuit breaker, so the server's tenants soon fail fast.
 
 mod error;
 mod extract;
 
-pub use error::ApiError;
+pub use error::{ApiError, DatabaseLost};
 pub use extract::{Tenant, TenantAdmin, TenantDb, TenantPg, TenantUser};
 
 use crate::auth::{Claims, TokenKind, TokenSigner};
@@ -89,8 +94,21 @@ pub async fn tenant_layer(
         Ok(resolved) => {
             let code = resolved.config.tenant.code.clone();
             tracing::Span::current().record("tenant", code.as_str());
+            let source = resolved.config.source.clone();
             parts.extensions.insert(resolved);
-            let mut response = next.run(Request::from_parts(parts, body)).await;
+            let deadline = tr.pools.settings().request_timeout;
+            let run = next.run(Request::from_parts(parts, body));
+            let mut response = match tokio::time::timeout(deadline, run).await {
+                Ok(response) => response,
+                Err(_) => ApiError::database_lost(format!(
+                    "the tenant's database did not answer within {deadline:?}"
+                ))
+                .into_response(),
+            };
+            if response.extensions().get::<DatabaseLost>().is_some() {
+                tr.pools
+                    .report_failure(source.server_id, &source.server_key());
+            }
             response.extensions_mut().insert(RequestTenant(code));
             response
         }
