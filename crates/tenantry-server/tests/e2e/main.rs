@@ -11,6 +11,7 @@ mod cli;
 mod common;
 mod credentials;
 mod dashboard;
+mod faults;
 mod data_api;
 mod files;
 mod first_start;
