@@ -94,7 +94,10 @@ async fn until_served(t: &TestApp, token: &str, within: Duration) -> Duration {
         if s == StatusCode::OK {
             return started.elapsed();
         }
-        assert!(started.elapsed() < within, "not served again within {within:?}");
+        assert!(
+            started.elapsed() < within,
+            "not served again within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -185,7 +188,11 @@ async fn a_hung_then_dead_customer_server_fails_fast_alone_and_serves_again_on_r
 
     for tenant in ["OURS", "MARIA"] {
         let answers: Vec<_> = seen.iter().filter(|s| s.0 == tenant).collect();
-        assert!(answers.len() > 20, "{tenant}: only {} answers", answers.len());
+        assert!(
+            answers.len() > 20,
+            "{tenant}: only {} answers",
+            answers.len()
+        );
         let failed: Vec<_> = answers.iter().filter(|s| s.1 != StatusCode::OK).collect();
         assert!(failed.is_empty(), "{tenant} saw errors: {failed:?}");
     }
