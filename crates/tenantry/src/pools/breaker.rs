@@ -2,7 +2,7 @@
 //! "open" for `cooldown`, and requests for its tenants fail fast instead of queueing. After the
 //! cooldown one request is let through as a probe; its success closes the circuit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -24,6 +24,9 @@ pub struct Breakers {
     servers: Mutex<HashMap<Uuid, State>>,
     /// Entries in `servers`: the hot path (no failures anywhere) skips the lock entirely.
     tracked: AtomicUsize,
+    /// Servers with a background probe in flight (at most one each). Only touched after an
+    /// acquire timeout, never on the hot path.
+    probing: Mutex<HashSet<Uuid>>,
 }
 
 impl Breakers {
@@ -33,7 +36,23 @@ impl Breakers {
             cooldown,
             servers: Mutex::new(HashMap::new()),
             tracked: AtomicUsize::new(0),
+            probing: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Claims the server's probe slot; false when a probe is already in flight.
+    pub(crate) fn start_probe(&self, server: Uuid) -> bool {
+        self.probing
+            .lock()
+            .expect("breaker mutex poisoned")
+            .insert(server)
+    }
+
+    pub(crate) fn end_probe(&self, server: Uuid) {
+        self.probing
+            .lock()
+            .expect("breaker mutex poisoned")
+            .remove(&server);
     }
 
     /// `Err(remaining)` while the server's circuit is open. Once the cooldown has passed, lets one

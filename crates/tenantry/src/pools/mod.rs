@@ -185,6 +185,9 @@ impl PoolManager {
                     // already failed (then its connections are likely stuck on a hung server).
                     if pool.status().size == 0 || breakers.is_suspect(server.server_id) {
                         breakers.failure(server.server_id, &server.server_key());
+                    } else {
+                        // Saturated or stuck on a hung server? A fresh connection tells.
+                        self.probe(server, timeout);
                     }
                     return Err(PoolError::Timeout {
                         server: server.server_key(),
@@ -224,6 +227,35 @@ impl PoolManager {
         self.inner.pools.insert(id, entry);
         self.inner.pools_opened.fetch_add(1, Ordering::Relaxed);
         pool
+    }
+
+    /// Opens (and closes) one fresh connection to the data server in the background, at most one
+    /// at a time per server; a failure or no answer within `timeout` counts for its breaker.
+    fn probe(&self, source: &crate::registry::DataSource, timeout: Duration) {
+        if !self.inner.breakers.start_probe(source.server_id) {
+            return;
+        }
+        let (inner, source) = (Arc::downgrade(&self.inner), source.clone());
+        tokio::spawn(async move {
+            let purpose = crate::db::Purpose::Probe;
+            let ok = match crate::db::EngineConnection::connect(&source, purpose, timeout).await {
+                Ok(mut conn) => {
+                    let pinged = tokio::time::timeout(timeout, conn.ping()).await;
+                    let _ = tokio::time::timeout(timeout, conn.close()).await;
+                    matches!(pinged, Ok(Ok(())))
+                }
+                Err(_) => false,
+            };
+            if let Some(inner) = inner.upgrade() {
+                if !ok {
+                    tracing::warn!(server = %source.server_key(), "data server does not answer");
+                    inner
+                        .breakers
+                        .failure(source.server_id, &source.server_key());
+                }
+                inner.breakers.end_probe(source.server_id);
+            }
+        });
     }
 
     /// Closes and forgets a tenant's pool (e.g. on suspension).
