@@ -125,6 +125,7 @@ pub async fn measure(
     outage_on.store(true, Ordering::Relaxed);
     tokio::task::block_in_place(|| outage.pause());
     let paused = Instant::now();
+    tracing::info!("bench faults: customer server frozen");
     while !pools.circuit_open(cust.id) {
         anyhow::ensure!(
             paused.elapsed() < Duration::from_secs(120),
@@ -133,6 +134,7 @@ pub async fn measure(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let outage_to_open = paused.elapsed();
+    tracing::info!(?outage_to_open, "bench faults: circuit open");
     let mut fast = Vec::new();
     while paused.elapsed() < outage_to_open + phase {
         let t = Instant::now();

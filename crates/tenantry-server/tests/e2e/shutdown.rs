@@ -111,7 +111,7 @@ async fn sigterm_finishes_the_request_in_flight_exits_0_and_a_restart_serves_wha
         child.try_wait().unwrap().is_none(),
         "the server exited with a request in flight"
     );
-    slow.write_all(content[1_000..].as_bytes()).await.unwrap();
+    slow.write_all(&content.as_bytes()[1_000..]).await.unwrap();
     let mut answer = String::new();
     slow.read_to_string(&mut answer).await.unwrap();
     assert!(

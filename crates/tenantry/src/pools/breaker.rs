@@ -103,6 +103,13 @@ impl Breakers {
         self.tracked.store(map.len(), Ordering::Release);
     }
 
+    /// Opens the server's circuit at once (a probe found it not answering).
+    pub fn trip(&self, server: Uuid, label: &str) {
+        for _ in 0..self.threshold {
+            self.failure(server, label);
+        }
+    }
+
     /// Whether the server had a failure since its last success: its idle connections are checked
     /// before use and a timed-out wait counts as a failure.
     pub fn is_suspect(&self, server: Uuid) -> bool {

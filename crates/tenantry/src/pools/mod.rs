@@ -230,8 +230,9 @@ impl PoolManager {
     }
 
     /// Opens (and closes) one fresh connection to the data server in the background, at most one
-    /// at a time per server; a failure or no answer within `timeout` counts for its breaker.
-    fn probe(&self, source: &crate::registry::DataSource, timeout: Duration) {
+    /// at a time per server; a failure or no answer within `timeout` opens its circuit (a request
+    /// or a wait is already stuck on it, and a fresh connection cannot get through either).
+    pub fn probe(&self, source: &crate::registry::DataSource, timeout: Duration) {
         if !self.inner.breakers.start_probe(source.server_id) {
             return;
         }
@@ -249,9 +250,7 @@ impl PoolManager {
             if let Some(inner) = inner.upgrade() {
                 if !ok {
                     tracing::warn!(server = %source.server_key(), "data server does not answer");
-                    inner
-                        .breakers
-                        .failure(source.server_id, &source.server_key());
+                    inner.breakers.trip(source.server_id, &source.server_key());
                 }
                 inner.breakers.end_probe(source.server_id);
             }

@@ -35,6 +35,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The services the tenant layer needs; a cheap `Clone`.
 #[derive(Clone)]
@@ -95,12 +96,14 @@ pub async fn tenant_layer(
             let code = resolved.config.tenant.code.clone();
             tracing::Span::current().record("tenant", code.as_str());
             let source = resolved.config.source.clone();
+            let resolved_acquire_ms = resolved.config.tenant.pool.acquire_timeout_ms;
             parts.extensions.insert(resolved);
             let deadline = tr.pools.settings().request_timeout;
+            let probe_after = Duration::from_millis(resolved_acquire_ms);
             let run = next.run(Request::from_parts(parts, body));
-            let mut response = match tokio::time::timeout(deadline, run).await {
-                Ok(response) => response,
-                Err(_) => ApiError::database_lost(format!(
+            let mut response = match watch(run, deadline, probe_after, &tr.pools, &source).await {
+                Some(response) => response,
+                None => ApiError::database_lost(format!(
                     "the tenant's database did not answer within {deadline:?}"
                 ))
                 .into_response(),
@@ -114,6 +117,27 @@ pub async fn tenant_layer(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// Runs a tenant request for at most `deadline` (`None` past it). A request still running after
+/// `probe_after` (the tenant's acquire timeout) has the server probed in the background with a
+/// fresh connection, so a hung server's circuit opens without waiting for the deadline.
+async fn watch(
+    run: impl std::future::Future<Output = Response>,
+    deadline: Duration,
+    probe_after: Duration,
+    pools: &PoolManager,
+    source: &crate::registry::DataSource,
+) -> Option<Response> {
+    let started = tokio::time::Instant::now();
+    tokio::pin!(run);
+    if probe_after < deadline {
+        match tokio::time::timeout(probe_after, &mut run).await {
+            Ok(response) => return Some(response),
+            Err(_) => pools.probe(source, probe_after),
+        }
+    }
+    tokio::time::timeout_at(started + deadline, run).await.ok()
 }
 
 #[tracing::instrument(name = "resolve", skip_all)]
