@@ -47,6 +47,10 @@ pub struct Config {
     pub user_status_ttl: Duration,
     /// `/metrics` settings (`[metrics]`).
     pub metrics: MetricsSettings,
+    /// On SIGTERM/Ctrl-C, how long requests in flight may run before the pools and the registry
+    /// close. Default: 30 s.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -65,6 +69,7 @@ impl Default for Config {
             max_body_bytes: crate::http::limits::DEFAULT_MAX_BODY_BYTES,
             user_status_ttl: Duration::from_secs(10),
             metrics: MetricsSettings::default(),
+            shutdown_timeout: crate::startup::DEFAULT_DRAIN_TIMEOUT,
         }
     }
 }
