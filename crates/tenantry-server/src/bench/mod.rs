@@ -5,6 +5,7 @@
 //! dependency on the test kit and the production binary does not carry it.
 
 mod client;
+pub mod faults;
 pub mod login_flood;
 pub mod migrate;
 pub mod provision;

@@ -23,7 +23,7 @@ pub async fn login(
 ) -> Result<Json<Value>, ApiError> {
     let session = app
         .platform()
-        .login_user(&tenant, &body.username, &body.password, client)
+        .login_user_from(&tenant, &body.username, &body.password, client)
         .await
         .map_err(|e| match e {
             PlatformError::WrongCredentials => ApiError::unauthorized("wrong username or password"),

@@ -238,13 +238,24 @@ impl Platform {
     }
 
     /// Checks a tenant user's name and password and issues a token bound to the tenant and to the
+    /// user's current password; [`Platform::login_user_from`] without a client address.
+    pub async fn login_user(
+        &self,
+        config: &TenantConfig,
+        username: &str,
+        password: &str,
+    ) -> Result<UserSession, PlatformError> {
+        self.login_user_from(config, username, password, None).await
+    }
+
+    /// Checks a tenant user's name and password and issues a token bound to the tenant and to the
     /// user's current password. An unknown name, a wrong password and a disabled user answer
     /// alike ([`PlatformError::WrongCredentials`], after the same work: an unknown name verifies
     /// against a dummy hash). Each attempt first takes one of the account's and of `client`'s
     /// sign-in allowances ([`PlatformError::TooManyAttempts`] past them); the password check
     /// runs on the bounded hashing pool ([`PlatformError::Busy`] when it stays full).
     #[tracing::instrument(skip(self, config, password), fields(tenant = %config.tenant.code))]
-    pub async fn login_user(
+    pub async fn login_user_from(
         &self,
         config: &TenantConfig,
         username: &str,
