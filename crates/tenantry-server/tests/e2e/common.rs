@@ -280,6 +280,21 @@ impl TestApp {
         p.provision(new, PASSWORD).await.unwrap()
     }
 
+    /// Lifts tenant `code`'s rate limit, for tests whose load is past any plan's on purpose
+    /// (isolation and fault tests measure other things than the limiter).
+    pub async fn lift_rate_limit(&self, code: &str) {
+        let unlimited = tenantry::limits::RateLimit {
+            requests_per_second: 1_000_000,
+            burst: 1_000_000,
+        };
+        let change = tenantry::registry::TenantUpdate {
+            rate_limit: Some(Some(unlimited)),
+            ..Default::default()
+        };
+        let code = TenantCode::parse(code).unwrap();
+        self.registry().update_tenant(&code, change).await.unwrap();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

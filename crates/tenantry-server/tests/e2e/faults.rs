@@ -85,21 +85,6 @@ async fn customer_server(t: &TestApp, pg: &PgServer) -> DataServer {
         .unwrap()
 }
 
-/// Lifts `code`'s rate limit: the load here (fail-fast answers in a tight loop) is far past a
-/// plan's on purpose, and this test is about the breaker, not the limiter.
-async fn unlimited(t: &TestApp, code: &str) {
-    let limit = RateLimit {
-        requests_per_second: 1_000_000,
-        burst: 1_000_000,
-    };
-    let change = TenantUpdate {
-        rate_limit: Some(Some(limit)),
-        ..TenantUpdate::default()
-    };
-    let code = TenantCode::parse(code).unwrap();
-    t.registry().update_tenant(&code, change).await.unwrap();
-}
-
 /// Requests for CUST until one succeeds; how long that took.
 async fn until_served(t: &TestApp, token: &str, within: Duration) -> Duration {
     let started = Instant::now();
@@ -161,8 +146,9 @@ async fn a_hung_then_dead_customer_server_fails_fast_alone_and_serves_again_on_r
     t.provision(new).await;
     t.tenant("OURS", On::Pg(0)).await;
     t.tenant("MARIA", On::MariaDb).await;
+    // The fail-fast loops are past any plan's rate limit: this test is about the breaker.
     for code in ["CUST", "OURS", "MARIA"] {
-        unlimited(&t, code).await;
+        t.lift_rate_limit(code).await;
     }
     let cust = t.login("CUST").await;
     let load = Load::start(

@@ -88,8 +88,11 @@ fn client_key(ip: IpAddr) -> IpAddr {
 
 impl LoginThrottle {
     pub fn new(s: &LoginThrottleSettings) -> Self {
-        let idle =
-            |burst: u32, every: Duration| (every * burst.max(1)).max(Duration::from_secs(60));
+        // A key is forgotten once its allowance would be full again (at least after a minute).
+        let idle = |burst: u32, every: Duration| {
+            let full = every.clamp(Duration::from_nanos(1), MAX_EVERY) * burst.clamp(1, MAX_BURST);
+            full.clamp(Duration::from_secs(60), Duration::from_secs(24 * 3_600))
+        };
         Self {
             accounts: KeyedLimiter::new(s.max_keys, idle(s.per_account_burst, s.per_account_every)),
             addresses: KeyedLimiter::new(
