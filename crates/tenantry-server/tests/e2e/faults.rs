@@ -6,10 +6,9 @@ use reqwest::{Method, StatusCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tenantry::limits::RateLimit;
 use tenantry::pools::PoolManagerSettings;
-use tenantry::registry::{DataServer, NewServer, TenantUpdate};
-use tenantry::tenant::{Engine, Hosting, TenantCode, TlsMode};
+use tenantry::registry::{DataServer, NewServer};
+use tenantry::tenant::{Engine, Hosting, TlsMode};
 use tenantry_testkit::PgServer;
 
 /// One answer seen by a load worker: tenant, status, error code, latency.
