@@ -6,6 +6,7 @@
 //! - `POST /api/admin/tenants/{id}/backups` stores one in the backup folder; answers its manifest.
 //! - `GET /api/admin/tenants/{id}/backups` lists the stored ones (manifest summaries).
 
+use super::openapi::{TenantErrors, TenantId};
 use super::{HttpError, OwnerAuth};
 use crate::app::App;
 use axum::body::Body;
@@ -23,6 +24,15 @@ pub fn routes() -> Router<App> {
         .route("/api/admin/tenants/{id}/backups", get(list).post(create))
 }
 
+/// `GET …/backups`: the stored backups, newest first.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the body `list` writes.
+pub struct BackupList {
+    data: Vec<tenantry::backup::BackupSummary>,
+}
+
+#[utoipa::path(get, path = "/api/admin/tenants/{id}/backup", tag = "backups", security(("owner" = [])), params(TenantId),
+    responses((status = 200, content_type = "application/zstd", description = "a fresh backup archive (`.tar.zst`)"), TenantErrors))]
 async fn download(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -42,6 +52,8 @@ async fn download(
     Ok((headers, Body::from_stream(stream)).into_response())
 }
 
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/backups", tag = "backups", security(("owner" = [])), params(TenantId),
+    responses((status = 201, body = serde_json::Value, description = "`{file, archiveSize, sha256, manifest}`"), TenantErrors))]
 async fn create(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -62,6 +74,8 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/tenants/{id}/backups", tag = "backups", security(("owner" = [])), params(TenantId),
+    responses((status = 200, body = BackupList), TenantErrors))]
 async fn list(
     State(app): State<App>,
     _o: OwnerAuth,
