@@ -32,6 +32,8 @@ pub enum JobKind {
     Resume,
     /// Migrating every tenant ("migrate all").
     FleetMigrate,
+    /// Building a new tenant from a stored backup of another.
+    RestoreInto,
 }
 
 /// Where a job stands.

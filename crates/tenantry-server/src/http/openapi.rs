@@ -184,6 +184,7 @@ const DESCRIPTION: &str = include_str!("openapi.md");
         super::admin_tenants::health, super::admin_tenants::audit,
         super::admin_provision::create, super::admin_provision::retry,
         super::admin_backup::download, super::admin_backup::list, super::admin_backup::create,
+        super::admin_backup::restore_into,
         super::admin_onboard::check, super::admin_onboard::check_tenant,
         super::admin_servers::servers, super::admin_servers::add_server,
         super::admin_servers::remove_server,
