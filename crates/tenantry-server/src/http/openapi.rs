@@ -8,7 +8,10 @@
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
 
 /// Every error answer: `{"error": {"code": …, "message": …}}` (`tenantry::router::ApiError`).
@@ -167,12 +170,113 @@ impl Modify for Security {
     }
 }
 
+/// The sample resources (customers, sites, tickets): schemas built from their field tables, set as
+/// the bodies of their routes (the handlers take and give `serde_json::Value`).
+struct Resources;
+
+impl Modify for Resources {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use super::resource::schema;
+        for r in [
+            &super::data::CUSTOMERS,
+            &super::data::SITES,
+            &super::data::TICKETS,
+        ] {
+            let (name, input) = (schema::name(r), format!("{}Input", schema::name(r)));
+            let components = api.components.get_or_insert_with(Default::default);
+            components
+                .schemas
+                .insert(name.clone(), schema::row(r).into());
+            components
+                .schemas
+                .insert(input.clone(), schema::input(r).into());
+            let page = ObjectBuilder::new()
+                .property(
+                    "data",
+                    ArrayBuilder::new().items(Ref::from_schema_name(&name)),
+                )
+                .property("page", ObjectBuilder::new().schema_type(Type::Integer))
+                .property("limit", ObjectBuilder::new().schema_type(Type::Integer))
+                .property("total", ObjectBuilder::new().schema_type(Type::Integer));
+            let (row, input) = (Ref::from_schema_name(&name), Ref::from_schema_name(&input));
+            let paths = &mut api.paths.paths;
+            if let Some(list) = paths.get_mut(&format!("/api/{}", r.table)) {
+                answer(list.get.as_mut(), "200", page.into());
+                body(list.post.as_mut(), input.clone().into());
+                answer(list.post.as_mut(), "201", row.clone().into());
+            }
+            if let Some(one) = paths.get_mut(&format!("/api/{}/{{id}}", r.table)) {
+                answer(one.get.as_mut(), "200", row.clone().into());
+                body(one.put.as_mut(), input.into());
+                answer(one.put.as_mut(), "200", row.into());
+            }
+        }
+    }
+}
+
+fn answer(op: Option<&mut Operation>, status: &str, schema: RefOr<Schema>) {
+    let answer = op.and_then(|op| op.responses.responses.get_mut(status));
+    if let Some(RefOr::T(answer)) = answer {
+        let json = Content::new(Some(schema)).into();
+        answer.content.insert("application/json".into(), json);
+    }
+}
+
+fn body(op: Option<&mut Operation>, schema: RefOr<Schema>) {
+    if let Some(RefOr::T(body)) = op.and_then(|op| op.request_body.as_mut()) {
+        let json = Content::new(Some(schema)).into();
+        body.content.insert("application/json".into(), json);
+    }
+}
+
+/// What OpenAPI requires and the attributes leave out: a description on every answer (the
+/// status's reason phrase when empty) and operation ids unique in the document (handlers of
+/// different modules share names such as `list`): `get_api_admin_tenants_id`.
+struct Finish;
+
+impl Modify for Finish {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in api.paths.paths.iter_mut() {
+            let ops = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op else { continue };
+                let words = path.split(|c: char| !c.is_ascii_alphanumeric());
+                let words: Vec<_> = words.filter(|w| !w.is_empty()).collect();
+                let id = format!("{method}_{}", words.join("_"));
+                let id = (1..).map(|n| match n {
+                    1 => id.clone(),
+                    n => format!("{id}_{n}"), // `/owner/` besides `/owner`
+                });
+                op.operation_id = id.into_iter().find(|id| ids.insert(id.clone()));
+                for (status, answer) in op.responses.responses.iter_mut() {
+                    let code = status.parse().ok();
+                    let code = code.and_then(|c| axum::http::StatusCode::from_u16(c).ok());
+                    let reason = code.and_then(|c| c.canonical_reason());
+                    match (answer, reason) {
+                        (RefOr::T(a), Some(reason)) if a.description.is_empty() => {
+                            a.description = reason.to_owned()
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
 const DESCRIPTION: &str = include_str!("openapi.md");
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "tenantry", description = DESCRIPTION),
-    modifiers(&Security),
+    modifiers(&Security, &Resources, &Finish),
     components(schemas(ErrorBody, Page)),
     paths(
         document,

@@ -112,6 +112,35 @@ async fn every_mounted_route_is_documented_and_every_documented_route_is_mounted
     );
 }
 
+#[tokio::test]
+async fn every_answer_has_a_description_every_operation_a_unique_id_and_admin_routes_the_owner_scheme(
+) {
+    let t = TestApp::spawn().await;
+    let doc = document(&t).await;
+    let mut ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                ids.insert(id.to_owned()),
+                "{method} {path}: operationId {id:?} again"
+            );
+            for (status, answer) in op["responses"].as_object().unwrap() {
+                let text = answer["description"].as_str().unwrap_or_default();
+                assert!(!text.is_empty(), "{method} {path} {status}: no description");
+            }
+            if path.starts_with("/api/admin/") && path != "/api/admin/login" {
+                assert_eq!(op["security"], json!([{"owner": []}]), "{method} {path}");
+            }
+        }
+    }
+    let schemes = &doc["components"]["securitySchemes"];
+    for scheme in ["owner", "tenant"] {
+        assert_eq!(schemes[scheme]["scheme"], "bearer", "{schemes}");
+        assert_eq!(schemes[scheme]["bearerFormat"], "JWT", "{schemes}");
+    }
+}
+
 /// The property names of a schema (following a `$ref` into `components.schemas`).
 fn properties(doc: &Value, schema: &Value) -> BTreeSet<String> {
     let schema = match schema["$ref"].as_str() {
@@ -218,4 +247,56 @@ async fn documented_tenant_and_user_schemas_match_real_answers() {
     let schema = response_schema(&doc, "post", "/api/admin/tenants/{tenant}/users", 201);
     assert_eq!(status, StatusCode::CREATED, "{user}");
     assert_eq!(properties(&doc, schema), keys(&user));
+}
+
+#[tokio::test]
+async fn documented_resource_schemas_match_real_rows_and_required_fields() {
+    let t = TestApp::spawn().await;
+    let doc = document(&t).await;
+    t.tenant("OAPI", On::Sqlite).await;
+    let token = t.login("OAPI").await;
+    let (customer, _, ticket) = t.seed(&token, "doc").await;
+    for (template, id) in [
+        ("/api/customers/{id}", customer),
+        ("/api/tickets/{id}", ticket),
+    ] {
+        let path = template.replace("{id}", &id.to_string());
+        let (s, row) = t.call(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(s, StatusCode::OK, "{row}");
+        let schema = response_schema(&doc, "get", template, 200);
+        assert_eq!(properties(&doc, schema), keys(&row), "{template}");
+    }
+    let ticket_schema = &doc["components"]["schemas"]["Ticket"]["properties"]["status"];
+    let (_, row) = t
+        .call(
+            Method::GET,
+            &format!("/api/tickets/{ticket}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let statuses = ticket_schema["enum"].as_array().expect("an enum");
+    assert!(statuses.contains(&row["status"]), "{ticket_schema} / {row}");
+
+    let input = &doc["paths"]["/api/customers"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"];
+    assert_eq!(input["$ref"], "#/components/schemas/CustomerInput");
+    let required = &doc["components"]["schemas"]["CustomerInput"]["required"];
+    assert_eq!(required, &json!(["name"]));
+    let (s, body) = t
+        .call(
+            Method::POST,
+            "/api/customers",
+            Some(&token),
+            Some(json!({"email": "a@b.c"})),
+        )
+        .await;
+    assert_eq!(
+        (s, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_input")
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("name"),
+        "{body}"
+    );
 }
