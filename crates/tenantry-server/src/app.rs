@@ -18,6 +18,8 @@ pub struct App {
     pub tenants: TenantRouter,
     /// The request metrics and `/metrics` (one recorder per app).
     metrics: Metrics,
+    /// Largest request body other than a file upload (413 above). Default: 1 MiB.
+    pub max_body_bytes: usize,
 }
 
 impl App {
@@ -36,6 +38,7 @@ impl App {
             platform,
             tenants,
             metrics,
+            max_body_bytes: crate::http::limits::DEFAULT_MAX_BODY_BYTES,
         }
     }
 

@@ -38,6 +38,8 @@ pub struct Config {
     pub cache: CacheSettings,
     /// Largest file a tenant may upload. Default: 10 MiB.
     pub max_file_bytes: u64,
+    /// Largest request body other than a file upload; a larger one is answered 413. Default: 1 MiB.
+    pub max_body_bytes: usize,
     /// How long a tenant user's status (disabled, role, password) is trusted before the router
     /// reads it again. Changes apply at once on the instance that made them; other instances on
     /// the same registry see them within this bound. Default: 10 s.
@@ -45,6 +47,10 @@ pub struct Config {
     pub user_status_ttl: Duration,
     /// `/metrics` settings (`[metrics]`).
     pub metrics: MetricsSettings,
+    /// On SIGTERM/Ctrl-C, how long requests in flight may run before the pools and the registry
+    /// close. Default: 30 s.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -60,8 +66,10 @@ impl Default for Config {
             pools: PoolManagerSettings::default(),
             cache: CacheSettings::default(),
             max_file_bytes: tenantry::storage::DEFAULT_MAX_FILE_BYTES,
+            max_body_bytes: crate::http::limits::DEFAULT_MAX_BODY_BYTES,
             user_status_ttl: Duration::from_secs(10),
             metrics: MetricsSettings::default(),
+            shutdown_timeout: crate::startup::DEFAULT_DRAIN_TIMEOUT,
         }
     }
 }

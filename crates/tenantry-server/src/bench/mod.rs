@@ -4,6 +4,7 @@
 //! only linked with `--features bench`; the smoke test starts them itself), so this module has no
 //! dependency on the test kit and the production binary does not carry it.
 
+pub mod faults;
 pub mod migrate;
 pub mod provision;
 

@@ -33,6 +33,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
+    /// Freeze, kill and restart a customer's PostgreSQL server under load; other tenants' latency,
+    /// fail-fast time and recovery time.
+    Faults {
+        /// Seconds of load before the outage and of the outage with its circuit open.
+        #[arg(long, default_value_t = 5)]
+        phase_secs: u64,
+        /// Print the result as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -62,8 +72,48 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             server.stop().await;
             print!("{}", bench::migrate::render(&runs?, concurrency));
         }
+        BenchCommand::Faults { phase_secs, json } => {
+            eprintln!("bench faults: starting two throwaway PostgreSQL servers…");
+            let ours = Throwaway::start(Engine::Postgres).await?;
+            let Throwaway::Postgres(customer) = Throwaway::start(Engine::Postgres).await? else {
+                unreachable!("a PostgreSQL throwaway")
+            };
+            let mut customer = FaultyPg(customer);
+            let desc = BenchServer::trusting(
+                Engine::Postgres,
+                customer.0.host(),
+                Some(customer.0.port()),
+                Some("postgres"),
+            );
+            let phase = std::time::Duration::from_secs(phase_secs.max(1));
+            let run = bench::faults::measure(&ours.describe(), &desc, &mut customer, phase).await;
+            ours.stop().await;
+            let _ = tokio::task::spawn_blocking(move || drop(customer)).await;
+            let run = run?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&run)?),
+                false => print!("{}", bench::faults::render(&run)),
+            }
+        }
     }
     Ok(())
+}
+
+/// The customer's server of `bench faults`: a throwaway PostgreSQL it may freeze and kill.
+struct FaultyPg(PgServer);
+
+impl bench::faults::Outage for FaultyPg {
+    fn pause(&self) {
+        self.0.pause();
+    }
+    fn kill(&self) {
+        self.0.kill();
+    }
+    fn restart(&mut self) -> anyhow::Result<()> {
+        self.0
+            .restart()
+            .context("cannot restart the customer's server")
+    }
 }
 
 /// A throwaway data server; stopped and removed on drop (SQLite: a scratch directory).

@@ -73,6 +73,7 @@ pub fn platform_error(e: PlatformError) -> ApiError {
         E::Backup(b) => backup_error(b),
         E::Storage(s) => storage_error(s),
         E::Unavailable(p) => p.into(),
+        E::TenantQuery(q) => q.into(),
         E::Registry(r) => r.into(),
         other => ApiError::internal(&other),
     }

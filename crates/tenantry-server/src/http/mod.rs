@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_backup;
+mod admin_credentials;
 mod admin_fleet;
 mod admin_jobs;
 mod admin_onboard;
@@ -14,6 +15,7 @@ pub mod data;
 pub mod error;
 mod files;
 mod health;
+pub mod limits;
 mod observe;
 pub mod openapi;
 pub mod resource;
@@ -37,6 +39,7 @@ pub fn router(app: App) -> Router {
         .merge(files::routes())
         .route_layer(tenant_layer);
     let metrics = app.metrics().clone();
+    let max_body_bytes = app.max_body_bytes;
     let routes = Router::new()
         .route("/api/health", get(health::live))
         .route("/metrics", get(observe::scrape))
@@ -45,6 +48,7 @@ pub fn router(app: App) -> Router {
         .route("/api/admin/login", post(admin::login))
         .merge(admin_tenants::routes())
         .merge(admin_backup::routes())
+        .merge(admin_credentials::routes())
         .merge(admin_onboard::routes())
         .merge(admin_provision::routes())
         .merge(admin_servers::routes())
@@ -54,25 +58,24 @@ pub fn router(app: App) -> Router {
         .merge(dashboard::routes())
         .merge(data)
         .fallback(not_found);
-    observe::observe(routes, metrics).with_state(app)
+    observe::observe(limits::limit(routes, max_body_bytes), metrics).with_state(app)
 }
 
 async fn not_found() -> tenantry::router::ApiError {
     tenantry::router::ApiError::not_found("not_found", "no such route")
 }
 
-/// Parses a JSON body into `T`, answering 400 with the serde message (which names the field).
+/// Parses a JSON body into `T`, answering 400 with the serde message (which names the field), 413
+/// over the body limit.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
     type Rejection = tenantry::router::ApiError;
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req.extensions().get::<limits::BodyLimit>().copied();
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(e) => Err(tenantry::router::ApiError::bad_request(
-                "invalid_body",
-                e.body_text(),
-            )),
+            Err(e) => Err(limits::body_rejection(e.status(), e.body_text(), limit)),
         }
     }
 }
@@ -85,9 +88,10 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> axum::extract::Fr
 {
     type Rejection = tenantry::router::ApiError;
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req.extensions().get::<limits::BodyLimit>().copied();
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| tenantry::router::ApiError::bad_request("invalid_body", e.body_text()))?;
+            .map_err(|e| limits::body_rejection(e.status(), e.body_text(), limit))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }

@@ -287,6 +287,7 @@ const DESCRIPTION: &str = include_str!("openapi.md");
         super::admin_tenants::reactivate, super::admin_tenants::stats,
         super::admin_tenants::health, super::admin_tenants::audit,
         super::admin_provision::create, super::admin_provision::retry,
+        super::admin_credentials::set_password,
         super::admin_backup::download, super::admin_backup::list, super::admin_backup::create,
         super::admin_backup::restore_into,
         super::admin_onboard::check, super::admin_onboard::check_tenant,

@@ -30,6 +30,8 @@ pub struct TestApp {
     pub app: App,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The HS256 secret tokens are signed with (to forge expired or altered ones in tests).
+    pub jwt_secret: [u8; 32],
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -70,6 +72,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let key = MasterKey::generate();
         let signer = TokenSigner::new(&key, Duration::from_secs(3600));
+        let jwt_secret = key.derive("jwt-hs256");
         let url = registry_url
             .unwrap_or_else(|| format!("sqlite://{}/registry.db", dir.path().display()));
         let registry = Registry::open(&url, SecretBox::new(key), CacheSettings::default())
@@ -104,6 +107,7 @@ impl TestApp {
             app,
             client: reqwest::Client::new(),
             dir,
+            jwt_secret,
             _shutdown: tx,
         }
     }

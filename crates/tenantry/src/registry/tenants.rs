@@ -1,5 +1,6 @@
 //! Tenants and their custom domains.
 
+use super::cache::HostIndex;
 use super::servers::parse_uuid;
 use super::{Registry, RegistryError, Result};
 use crate::db;
@@ -324,42 +325,46 @@ impl Registry {
             .tenant)
     }
 
-    /// The tenant code whose custom domain is exactly `host`, cached (negative answers too).
+    /// The tenant code whose custom domain is exactly `host`, from the host index.
     pub async fn code_for_domain(&self, host: &HostName) -> Result<Option<TenantCode>> {
-        self.cached_code(
-            format!("d:{host}"),
-            "SELECT t.code FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.domain = ?",
-            host.as_str(),
-        )
-        .await
+        Ok(self.host_index().await?.get(&format!("d:{host}")).cloned())
     }
 
-    /// The tenant code whose subdomain is `sub`, cached (negative answers too).
+    /// The tenant code whose subdomain is `sub`, from the host index.
     pub async fn code_for_subdomain(&self, sub: &Subdomain) -> Result<Option<TenantCode>> {
-        self.cached_code(
-            format!("s:{sub}"),
-            "SELECT code FROM tenants WHERE subdomain = ?",
-            sub.as_str(),
-        )
-        .await
+        Ok(self.host_index().await?.get(&format!("s:{sub}")).cloned())
     }
 
-    async fn cached_code(
-        &self,
-        key: String,
-        query: &str,
-        value: &str,
-    ) -> Result<Option<TenantCode>> {
-        if let Some(hit) = self.inner.cache.domain(&key) {
+    /// Every custom domain and subdomain, from memory when warm; else read once (concurrent
+    /// callers wait for that one read).
+    async fn host_index(&self) -> Result<Arc<HostIndex>> {
+        let cache = &self.inner.cache;
+        if let Some(hit) = cache.hosts() {
             return Ok(hit);
         }
-        let code: Option<String> = sqlx::query_scalar(&self.sql(query))
-            .bind(value)
-            .fetch_optional(self.pool())
-            .await?;
-        let code = code.as_deref().map(TenantCode::parse).transpose()?;
-        self.inner.cache.put_domain(key, code.clone());
-        Ok(code)
+        let _load = cache.lock_host_load().await;
+        if let Some(loaded) = cache.hosts_loaded() {
+            return Ok(loaded);
+        }
+        let generation = cache.generation();
+        let domains: Vec<(String, String)> = sqlx::query_as(
+            "SELECT d.domain, t.code FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let subdomains: Vec<(String, String)> =
+            sqlx::query_as("SELECT subdomain, code FROM tenants WHERE subdomain IS NOT NULL")
+                .fetch_all(self.pool())
+                .await?;
+        let mut index = HostIndex::with_capacity(domains.len() + subdomains.len());
+        for (prefix, rows) in [("d", domains), ("s", subdomains)] {
+            for (name, code) in rows {
+                index.insert(format!("{prefix}:{name}"), TenantCode::parse(&code)?);
+            }
+        }
+        let index = Arc::new(index);
+        cache.put_hosts(index.clone(), generation);
+        Ok(index)
     }
 
     /// Lists tenants (tombstones excluded unless `status = deleted` is asked for) with the total.

@@ -12,11 +12,16 @@
 //! For logs and metrics, the layer records the tenant's code into the current span's `tenant`
 //! field (the HTTP server's request span declares it) and puts a [`RequestTenant`] into the
 //! response's extensions.
+//!
+//! A tenant request that outlives the pool manager's `request_timeout` (a hung database server
+//! answers nothing, and a server-side statement timeout cannot fire) is answered 503
+//! `tenant_database_unavailable`; that, and a request whose connection broke ([`DatabaseLost`]),
+//! is reported to the data server's circuit breaker, so the server's tenants soon fail fast.
 
 mod error;
 mod extract;
 
-pub use error::ApiError;
+pub use error::{ApiError, DatabaseLost};
 pub use extract::{Tenant, TenantAdmin, TenantDb, TenantPg, TenantUser};
 
 use crate::auth::{Claims, TokenKind, TokenSigner};
@@ -30,6 +35,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The services the tenant layer needs; a cheap `Clone`.
 #[derive(Clone)]
@@ -89,13 +95,49 @@ pub async fn tenant_layer(
         Ok(resolved) => {
             let code = resolved.config.tenant.code.clone();
             tracing::Span::current().record("tenant", code.as_str());
+            let source = resolved.config.source.clone();
+            let resolved_acquire_ms = resolved.config.tenant.pool.acquire_timeout_ms;
             parts.extensions.insert(resolved);
-            let mut response = next.run(Request::from_parts(parts, body)).await;
+            let deadline = tr.pools.settings().request_timeout;
+            let probe_after = Duration::from_millis(resolved_acquire_ms);
+            let run = next.run(Request::from_parts(parts, body));
+            let mut response = match watch(run, deadline, probe_after, &tr.pools, &source).await {
+                Some(response) => response,
+                None => ApiError::database_lost(format!(
+                    "the tenant's database did not answer within {deadline:?}"
+                ))
+                .into_response(),
+            };
+            if response.extensions().get::<DatabaseLost>().is_some() {
+                tr.pools
+                    .report_failure(source.server_id, &source.server_key());
+            }
             response.extensions_mut().insert(RequestTenant(code));
             response
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// Runs a tenant request for at most `deadline` (`None` past it). A request still running after
+/// `probe_after` (the tenant's acquire timeout) has the server probed in the background with a
+/// fresh connection, so a hung server's circuit opens without waiting for the deadline.
+async fn watch(
+    run: impl std::future::Future<Output = Response>,
+    deadline: Duration,
+    probe_after: Duration,
+    pools: &PoolManager,
+    source: &crate::registry::DataSource,
+) -> Option<Response> {
+    let started = tokio::time::Instant::now();
+    tokio::pin!(run);
+    if probe_after < deadline {
+        match tokio::time::timeout(probe_after, &mut run).await {
+            Ok(response) => return Some(response),
+            Err(_) => pools.probe(source, probe_after),
+        }
+    }
+    tokio::time::timeout_at(started + deadline, run).await.ok()
 }
 
 #[tracing::instrument(name = "resolve", skip_all)]
