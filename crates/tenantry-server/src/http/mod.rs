@@ -56,7 +56,6 @@ pub fn router(app: App) -> Router {
         .merge(admin_jobs::routes())
         .merge(users::admin_routes())
         .merge(dashboard::routes())
-        .merge(openapi::swagger_ui())
         .merge(data)
         .fallback(not_found);
     observe::observe(limits::limit(routes, max_body_bytes), metrics).with_state(app)

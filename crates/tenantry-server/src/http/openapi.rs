@@ -279,7 +279,7 @@ const DESCRIPTION: &str = include_str!("openapi.md");
     modifiers(&Security, &Resources, &Finish),
     components(schemas(ErrorBody, Page)),
     paths(
-        document, docs, docs_page, docs_asset,
+        document,
         super::health::live, super::health::tenants, super::observe::scrape,
         super::admin::login, super::auth::login,
         super::admin_tenants::list, super::admin_tenants::show, super::admin_tenants::update,
@@ -325,30 +325,6 @@ const DESCRIPTION: &str = include_str!("openapi.md");
     )
 )]
 pub struct ApiDoc;
-
-/// Swagger UI at `/api/docs/` over `/api/openapi.json` (assets embedded in the binary).
-pub fn swagger_ui<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
-    let config = utoipa_swagger_ui::Config::new(["/api/openapi.json"]);
-    utoipa_swagger_ui::SwaggerUi::new("/api/docs")
-        .config(config)
-        .into()
-}
-
-/// `/api/docs` redirects to `/api/docs/`, Swagger UI's page (the routes of [`swagger_ui`]).
-#[utoipa::path(get, path = "/api/docs", tag = "meta", responses((status = 303, description = "to `/api/docs/`")))]
-#[allow(dead_code)]
-fn docs() {}
-
-/// Swagger UI over this document.
-#[utoipa::path(get, path = "/api/docs/", tag = "meta", responses((status = 200, content_type = "text/html")))]
-#[allow(dead_code)]
-fn docs_page() {}
-
-/// Swagger UI's assets.
-#[utoipa::path(get, path = "/api/docs/{rest}", tag = "meta", params(("rest" = String, Path)),
-    responses((status = 200, description = "an embedded asset"), (status = 404)))]
-#[allow(dead_code)]
-fn docs_asset() {}
 
 /// The document, serialised once.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {

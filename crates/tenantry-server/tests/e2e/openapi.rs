@@ -300,16 +300,3 @@ async fn documented_resource_schemas_match_real_rows_and_required_fields() {
         "{body}"
     );
 }
-
-#[tokio::test]
-async fn swagger_ui_is_served_from_the_binary_over_this_document() {
-    let t = TestApp::spawn().await;
-    let get = |path: &str| t.client.get(t.url(path)).send();
-    let page = get("/api/docs/").await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("swagger-ui"));
-    let init = get("/api/docs/swagger-initializer.js").await.unwrap();
-    assert_eq!(init.status(), StatusCode::OK);
-    let init = init.text().await.unwrap();
-    assert!(init.contains("/api/openapi.json"), "{init}");
-}
