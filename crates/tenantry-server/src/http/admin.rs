@@ -1,5 +1,6 @@
 //! Admin plane: owner login and the owner-token extractor.
 
+use super::openapi::ErrorBody;
 use super::{ClientAddr, HttpError, JsonBody};
 use crate::app::App;
 use axum::extract::{FromRequestParts, State};
@@ -10,12 +11,15 @@ use tenantry::auth::{Claims, TokenKind};
 use tenantry::platform::{Actor, OwnerSession};
 use tenantry::router::ApiError;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
     email: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/admin/login", tag = "auth", request_body = Login,
+    responses((status = 200, body = OwnerSession), (status = 400, body = ErrorBody, description = "`invalid_body`"),
+        (status = 401, body = ErrorBody, description = "`unauthorized`: wrong email or password")))]
 pub async fn login(
     State(app): State<App>,
     ClientAddr(client): ClientAddr,

@@ -2,6 +2,7 @@
 //! `tenant set-password` does on the command line. The pools follow at once (the data source's
 //! fingerprint changes, so the next request opens a pool with the new password).
 
+use super::openapi::{TenantErrors, TenantId};
 use super::{HttpError, OptionalJson, OwnerAuth};
 use crate::app::App;
 use axum::extract::{Path, State};
@@ -17,7 +18,7 @@ pub fn routes() -> Router<App> {
     Router::new().route("/api/admin/tenants/{id}/db-password", post(set_password))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasswordBody {
     /// The new password; absent: one is generated and answered once.
@@ -27,6 +28,9 @@ pub struct PasswordBody {
     store_only: bool,
 }
 
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/db-password", tag = "tenants", security(("owner" = [])), params(TenantId),
+    request_body(content = Option<PasswordBody>),
+    responses((status = 200, body = serde_json::Value, description = "`{tenant, changed}`, plus `password` when generated (shown once)"), TenantErrors))]
 async fn set_password(
     State(app): State<App>,
     owner: OwnerAuth,

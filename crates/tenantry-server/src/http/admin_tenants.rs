@@ -1,6 +1,7 @@
 //! Admin plane (owner token): tenants and the audit log. Each handler parses its input, calls one
 //! platform operation as the signed-in owner, and renders the answer.
 
+use super::openapi::{OwnerErrors, Page, TenantErrors, TenantId};
 use super::{HttpError, JsonBody, OptionalJson, OwnerAuth};
 use crate::app::App;
 use axum::extract::{Path, Query, State};
@@ -30,11 +31,15 @@ pub fn routes() -> Router<App> {
 }
 
 /// `GET /api/admin/plans`: the plans tenants may be on, with their request limits.
+#[utoipa::path(get, path = "/api/admin/plans", tag = "tenants", security(("owner" = [])),
+    responses((status = 200, body = Value,
+        description = "`data`: plans (`name`, `rateLimit` {`rps`, `burst`})"), OwnerErrors))]
 async fn plans(State(app): State<App>, _o: OwnerAuth) -> Result<Json<Value>, HttpError> {
     Ok(Json(json!({"data": app.platform().plans().await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     page: Option<u32>,
     limit: Option<u32>,
@@ -54,6 +59,8 @@ pub(super) fn paging(page: Option<u32>, limit: Option<u32>) -> Result<(u32, u32)
     Ok((page, limit))
 }
 
+#[utoipa::path(get, path = "/api/admin/tenants", tag = "tenants", security(("owner" = [])), params(ListQuery),
+    responses((status = 200, body = Page, description = "`data`: tenants"), OwnerErrors))]
 async fn list(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -73,6 +80,8 @@ async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/tenants/{id}", tag = "tenants", security(("owner" = [])), params(TenantId),
+    responses((status = 200, body = Tenant), TenantErrors))]
 async fn show(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -81,11 +90,13 @@ async fn show(
     Ok(Json(app.platform().tenant(&id.parse()?).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SuspendBody {
     reason: String,
 }
 
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/suspend", tag = "tenants", security(("owner" = [])), params(TenantId),
+    request_body = SuspendBody, responses((status = 200, body = Tenant), TenantErrors))]
 async fn suspend(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -97,6 +108,8 @@ async fn suspend(
     Ok(Json(done.await?))
 }
 
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/reactivate", tag = "tenants", security(("owner" = [])), params(TenantId),
+    responses((status = 200, body = Tenant), TenantErrors))]
 async fn reactivate(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -106,13 +119,16 @@ async fn reactivate(
     Ok(Json(app.platform().reactivate(owner.actor(), &r).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     tenant: Option<String>,
     page: Option<u32>,
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/admin/audit", tag = "tenants", security(("owner" = [])), params(AuditQuery),
+    responses((status = 200, body = Page, description = "`data`: audit rows, newest first"), OwnerErrors))]
 async fn audit(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -129,11 +145,14 @@ async fn audit(
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct DeleteBody {
     confirm: Option<String>,
 }
 
+#[utoipa::path(delete, path = "/api/admin/tenants/{id}", tag = "tenants", security(("owner" = [])), params(TenantId),
+    request_body(content = Option<DeleteBody>, description = "`confirm`: the tenant's code, when the tenant holds data"),
+    responses((status = 200, body = Tenant), TenantErrors))]
 async fn delete(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -147,6 +166,8 @@ async fn delete(
     Ok(Json(done.await?))
 }
 
+#[utoipa::path(get, path = "/api/admin/tenants/{id}/stats", tag = "tenants", security(("owner" = [])), params(TenantId),
+    responses((status = 200, body = TenantStats), TenantErrors))]
 async fn stats(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -155,6 +176,8 @@ async fn stats(
     Ok(Json(app.platform().tenant_stats(&id.parse()?).await?))
 }
 
+#[utoipa::path(get, path = "/api/admin/tenants/{id}/health", tag = "tenants", security(("owner" = [])), params(TenantId),
+    responses((status = 200, body = serde_json::Value, description = "probe result and pool state"), TenantErrors))]
 async fn health(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -169,6 +192,9 @@ async fn health(
 /// `PUT /api/admin/tenants/{id}`: name, subdomain, domains, plan, region, notes, pool limits,
 /// rate limit (an override of the plan's; applies from the next request). A
 /// field that is absent stays; `null` clears the optional ones.
+#[utoipa::path(put, path = "/api/admin/tenants/{id}", tag = "tenants", security(("owner" = [])), params(TenantId),
+    request_body(content = serde_json::Value, description = "Any of name, subdomain, domains, plan, region, notes, pool; absent stays, `null` clears"),
+    responses((status = 200, body = Tenant), TenantErrors))]
 async fn update(
     State(app): State<App>,
     owner: OwnerAuth,

@@ -17,6 +17,7 @@ mod files;
 mod health;
 pub mod limits;
 mod observe;
+pub mod openapi;
 pub mod resource;
 mod users;
 
@@ -42,6 +43,7 @@ pub fn router(app: App) -> Router {
     let routes = Router::new()
         .route("/api/health", get(health::live))
         .route("/metrics", get(observe::scrape))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/health/tenants", get(health::tenants))
         .route("/api/admin/login", post(admin::login))
         .merge(admin_tenants::routes())

@@ -29,6 +29,7 @@ mod mssql_lifecycle;
 mod mssql_placement;
 mod onboard;
 mod one_database;
+mod openapi;
 mod owners;
 mod pools;
 mod provision;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Requests per second and burst of one tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimit {
     pub requests_per_second: u32,

@@ -14,7 +14,7 @@ use serde_json::json;
 pub const MIN_OWNER_PASSWORD_LEN: usize = 12;
 
 /// A signed-in owner: a bearer token for the admin API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerSession {
     pub token: String,

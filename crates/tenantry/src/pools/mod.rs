@@ -86,7 +86,7 @@ pub(crate) struct Inner {
 }
 
 /// One tenant's pool as the manager sees it (no I/O).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PoolState {
     /// Connections open (idle + in use).

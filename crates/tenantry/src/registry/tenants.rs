@@ -18,7 +18,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// Per-tenant pool limits, stored on the tenant row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PoolSettings {
     /// Most connections this tenant's pool opens. Default: 5.
@@ -41,7 +41,7 @@ impl Default for PoolSettings {
 }
 
 /// A tenant as the registry holds it (no secrets).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Tenant {
     pub id: Uuid,
