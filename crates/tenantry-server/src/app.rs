@@ -18,6 +18,8 @@ pub struct App {
     pub tenants: TenantRouter,
     /// The request metrics and `/metrics` (one recorder per app).
     metrics: Metrics,
+    /// Largest request body other than a file upload (413 above). Default: 1 MiB.
+    pub max_body_bytes: usize,
 }
 
 impl App {
@@ -29,6 +31,7 @@ impl App {
             signer: platform.signer().clone(),
             base_domain,
             users: platform.user_status().clone(),
+            limits: platform.tenant_limits().clone(),
         };
         let metrics = Metrics::new(&MetricsSettings::default())
             .expect("the default metrics settings are valid");
@@ -36,6 +39,7 @@ impl App {
             platform,
             tenants,
             metrics,
+            max_body_bytes: crate::http::limits::DEFAULT_MAX_BODY_BYTES,
         }
     }
 

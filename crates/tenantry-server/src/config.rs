@@ -4,6 +4,8 @@ use anyhow::Context;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tenantry::hashing::HashPoolSettings;
+use tenantry::limits::LoginThrottleSettings;
 use tenantry::pools::PoolManagerSettings;
 use tenantry::registry::CacheSettings;
 
@@ -38,6 +40,8 @@ pub struct Config {
     pub cache: CacheSettings,
     /// Largest file a tenant may upload. Default: 10 MiB.
     pub max_file_bytes: u64,
+    /// Largest request body other than a file upload; a larger one is answered 413. Default: 1 MiB.
+    pub max_body_bytes: usize,
     /// How long a tenant user's status (disabled, role, password) is trusted before the router
     /// reads it again. Changes apply at once on the instance that made them; other instances on
     /// the same registry see them within this bound. Default: 10 s.
@@ -45,6 +49,16 @@ pub struct Config {
     pub user_status_ttl: Duration,
     /// `/metrics` settings (`[metrics]`).
     pub metrics: MetricsSettings,
+    /// Password hashing pool (`[hashing]`: `max_concurrent` (0 = cores - 1), `max_queued`,
+    /// `queue_timeout`); past it sign-ins answer 503 `busy`.
+    pub hashing: HashPoolSettings,
+    /// Sign-in throttling (`[login]`: `per_account_burst`, `per_account_every`,
+    /// `per_address_burst`, `per_address_every`, `max_keys`); past it 429 `too_many_attempts`.
+    pub login: LoginThrottleSettings,
+    /// On SIGTERM/Ctrl-C, how long requests in flight may run before the pools and the registry
+    /// close. Default: 30 s.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -60,8 +74,12 @@ impl Default for Config {
             pools: PoolManagerSettings::default(),
             cache: CacheSettings::default(),
             max_file_bytes: tenantry::storage::DEFAULT_MAX_FILE_BYTES,
+            max_body_bytes: crate::http::limits::DEFAULT_MAX_BODY_BYTES,
             user_status_ttl: Duration::from_secs(10),
             metrics: MetricsSettings::default(),
+            hashing: HashPoolSettings::default(),
+            login: LoginThrottleSettings::default(),
+            shutdown_timeout: crate::startup::DEFAULT_DRAIN_TIMEOUT,
         }
     }
 }
@@ -159,6 +177,21 @@ mod tests {
         assert!(
             !format!("{c:?}").contains("s3cret"),
             "Debug hides the token"
+        );
+    }
+
+    #[test]
+    fn hashing_and_login_settings_parse_from_toml() {
+        let c: Config = toml::from_str(
+            "[hashing]\nmax_concurrent = 3\nqueue_timeout = \"250ms\"\n[login]\nper_account_burst = 4",
+        )
+        .unwrap();
+        assert_eq!(c.hashing.max_concurrent, 3);
+        assert_eq!(c.hashing.queue_timeout, Duration::from_millis(250));
+        assert_eq!(c.login.per_account_burst, 4);
+        assert_eq!(
+            c.login.per_address_burst, 50,
+            "unset fields keep their default"
         );
     }
 

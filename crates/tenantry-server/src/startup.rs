@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::http;
 use crate::telemetry::Metrics;
 use anyhow::Context;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use tenantry::auth::TokenSigner;
 use tenantry::platform::{Platform, PlatformSettings};
 use tenantry::pools::PoolManager;
@@ -41,10 +41,14 @@ impl App {
                 separate_db_users: config.separate_db_users,
                 data_dir: config.data_dir.clone(),
                 user_status_ttl: config.user_status_ttl,
+                hashing: config.hashing.clone(),
+                login: config.login.clone(),
             },
         );
         let metrics = Metrics::new(&config.metrics).context("[metrics] is invalid")?;
-        Ok(Self::new(platform, base_domain).with_metrics(metrics))
+        let mut app = Self::new(platform, base_domain).with_metrics(metrics);
+        app.max_body_bytes = config.max_body_bytes;
+        Ok(app)
     }
 }
 
@@ -60,18 +64,51 @@ pub fn load_master_key(config: &Config) -> anyhow::Result<SecretBox> {
     Ok(SecretBox::from_keyring(keys))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then closes every tenant pool.
+/// Serves `app` on `listener` until `shutdown` resolves, drains in-flight requests (for at most
+/// [`DEFAULT_DRAIN_TIMEOUT`]), then closes every tenant pool and the registry.
 pub async fn run(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let pools = app.pools().clone();
+    run_draining(listener, app, shutdown, DEFAULT_DRAIN_TIMEOUT).await
+}
+
+/// How long a shutdown waits for in-flight requests by default.
+pub const DEFAULT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`run`] with a bound on the drain: once `shutdown` resolves, no new connection is accepted and
+/// requests in flight get up to `drain_timeout` to finish; then the pools and the registry close
+/// (a request still running then is cut off).
+pub async fn run_draining(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain_timeout: std::time::Duration,
+) -> std::io::Result<()> {
+    let (pools, registry) = (app.pools().clone(), app.registry().clone());
     app.metrics().spawn_upkeep();
     let router = http::router(app);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    };
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, router).with_graceful_shutdown(signal);
+    let drain_deadline = async move {
+        if stopping.await.is_err() {
+            std::future::pending::<()>().await; // the server ended by itself
+        }
+        tokio::time::sleep(drain_timeout).await;
+    };
+    tokio::select! {
+        served = server.into_future() => served?,
+        () = drain_deadline => {
+            tracing::warn!(?drain_timeout, "requests still running at the end of the drain were cut off");
+        }
+    }
     pools.close_all().await;
+    registry.close().await;
     Ok(())
 }

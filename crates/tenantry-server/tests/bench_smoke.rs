@@ -165,3 +165,28 @@ async fn scale_bench_serves_more_tenants_than_pools_within_the_budget() {
         assert!(out.contains(metric), "no {metric:?} in:\n{out}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_flood_bench_counts_every_sign_in_and_prints_its_table() {
+    use tenantry_server::bench::login_flood::{measure, render, Options};
+    let opts = Options {
+        logins: 12,
+        concurrency: 3,
+        flood_secs: 1,
+        flood_rps: 200,
+        hash_threads: 1,
+        samples: 10,
+    };
+    let run = measure(&opts).await.unwrap();
+    let a = run.login_answers;
+    assert_eq!(
+        (a.unauthorized, a.busy, a.throttled, a.other),
+        (12, 0, 0, 0)
+    );
+    assert!(run.rss_peak_mib >= run.rss_before_mib && run.rss_before_mib > 0.0);
+    assert!(run.flood_requests > 0 && run.flood_limited <= run.flood_requests);
+    let table = render(&run);
+    for first in ["login", "RSS", "OTHER", "rate-limit"] {
+        assert!(!rows_starting_with(&table, first).is_empty(), "{table}");
+    }
+}

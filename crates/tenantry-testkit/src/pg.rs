@@ -162,8 +162,17 @@ impl PgServer {
     }
 
     fn launch(&mut self) -> io::Result<()> {
-        for attempt in 1..=PORT_ATTEMPTS {
-            self.port = util::free_port()?;
+        self.launch_on(None)
+    }
+
+    /// Starts the postmaster on `port`, or on a free port (retrying when it was taken meanwhile).
+    fn launch_on(&mut self, port: Option<u16>) -> io::Result<()> {
+        let attempts = if port.is_some() { 1 } else { PORT_ATTEMPTS };
+        for attempt in 1..=attempts {
+            self.port = match port {
+                Some(p) => p,
+                None => util::free_port()?,
+            };
             let log_offset = util::file_len(&self.log_path());
             let options = format!(
                 "-p {port} -k {sock} -c listen_addresses={HOST} -c fsync=off \
@@ -200,7 +209,7 @@ impl PgServer {
             let port_taken = new_log.contains("could not bind")
                 || new_log.contains("Address already in use")
                 || new_log.contains("could not create any TCP/IP sockets");
-            if !port_taken || attempt == PORT_ATTEMPTS {
+            if !port_taken || attempt == attempts {
                 // Make sure a slow-starting postmaster does not linger.
                 self.pg_ctl_stop();
                 return Err(io::Error::other(format!(
@@ -212,6 +221,61 @@ impl PgServer {
             }
         }
         unreachable!("loop returns on the last attempt")
+    }
+
+    /// The postmaster's pid, from `postmaster.pid` (`None` when the server is not running).
+    pub fn pid(&self) -> Option<u32> {
+        self.postmaster_pid()
+    }
+
+    /// Freezes the server (SIGSTOP to the postmaster and every backend): the kernel still accepts
+    /// TCP connections, but nothing answers, as with a hung machine. [`PgServer::resume`] undoes it.
+    pub fn pause(&self) {
+        self.signal_all("STOP");
+    }
+
+    /// Lets a [paused](PgServer::pause) server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal_all("CONT");
+    }
+
+    /// Kills the server without warning (SIGKILL to the postmaster and every backend), as with a
+    /// crashed machine; the data directory stays, for [`PgServer::restart`].
+    pub fn kill(&self) {
+        let pids = self.server_pids();
+        for pid in &pids {
+            util::kill("KILL", *pid);
+        }
+        for pid in pids {
+            for _ in 0..100 {
+                if !util::process_running(pid) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Starts the server again on its data directory and port (after [`PgServer::kill`]); blocks
+    /// until it accepts connections (crash recovery included).
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.launch_on(Some(self.port))
+    }
+
+    /// The postmaster and its children (backends and auxiliary processes).
+    fn server_pids(&self) -> Vec<u32> {
+        let Some(postmaster) = self.postmaster_pid() else {
+            return Vec::new();
+        };
+        let mut pids = vec![postmaster];
+        pids.extend(util::children_of(postmaster));
+        pids
+    }
+
+    fn signal_all(&self, signal: &str) {
+        for pid in self.server_pids() {
+            util::kill(signal, pid);
+        }
     }
 
     /// The postmaster's pid, from `postmaster.pid`.
@@ -300,6 +364,8 @@ impl PgServer {
         }
         self.stopped = true;
         if self.data.join("postmaster.pid").exists() {
+            // A paused server must run to be stopped.
+            self.resume();
             self.pg_ctl_stop();
         }
         util::remove_dir(&self.base);

@@ -206,6 +206,38 @@ pub(crate) fn kill(signal: &str, pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// The pids of the direct children of `parent` (from `/proc/*/stat`).
+pub(crate) fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
+}
+
+/// Whether process `pid` exists and is not a zombie waiting to be reaped.
+pub(crate) fn process_running(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = &stat[stat.rfind(')')? + 1..];
+            rest.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
 /// Whether process `pid` exists (`kill -0`).
 pub(crate) fn process_alive(pid: u32) -> bool {
     kill("0", pid)

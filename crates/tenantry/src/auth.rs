@@ -5,30 +5,86 @@
 
 use crate::secrets::MasterKey;
 use crate::tenant::InvalidValue;
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use uuid::Uuid;
 
-pub fn hash_password(password: &str) -> String {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 hashing with default parameters does not fail")
-        .to_string()
+/// Capacity of the argon2 work area, in 1 KiB blocks: 33 MiB, above glibc's largest dynamic mmap
+/// threshold (32 MiB on 64-bit), so the area is always its own mapping and goes back to the
+/// operating system when the hash is done. Only the blocks the parameters use (19 MiB for the
+/// defaults) are ever touched, so resident memory stays at what the hash needs. Without this, glibc
+/// raises its threshold after the first free and keeps every later 19 MiB area in a per-thread
+/// arena: RSS grew by hundreds of MiB under a login flood (see the README's "Login floods").
+const WORK_AREA_BLOCKS: usize = 33 * 1024;
+
+/// argon2id, m=19456 KiB, t=2, p=1: OWASP's recommended parameters (the crate's defaults).
+fn hasher() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
 }
 
+/// Runs `argon` on a work area of its own mapping (see [`WORK_AREA_BLOCKS`]).
+fn argon2_into(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
+    let needed = argon.params().block_count();
+    let mut blocks: Vec<Block> = Vec::with_capacity(needed.max(WORK_AREA_BLOCKS));
+    blocks.resize(needed, Block::default());
+    argon
+        .hash_password_into_with_memory(password, salt, out, &mut blocks[..])
+        .is_ok()
+}
+
+/// A new argon2id hash (PHC string) of `password`. CPU-heavy: call it through
+/// [`crate::hashing::HashPool`], never on the async runtime.
+pub fn hash_password(password: &str) -> String {
+    let argon = hasher();
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_bytes)
+        .expect("a generated salt decodes");
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    assert!(argon2_into(
+        &argon,
+        password.as_bytes(),
+        salt_bytes,
+        &mut out
+    ));
+    PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).expect("default parameters encode"),
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).expect("32 bytes is a valid output")),
+    }
+    .to_string()
+}
+
+/// Whether `password` matches the PHC string `hash` (any argon2 variant and parameters it names);
+/// the comparison is constant-time. CPU-heavy, like [`hash_password`].
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm);
+    let version = parsed.version.map_or(Ok(Version::V0x13), Version::try_from);
+    let params = Params::try_from(&parsed);
+    let (Ok(algorithm), Ok(version), Ok(params)) = (algorithm, version, params) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(&argon, password.as_bytes(), salt_bytes, &mut out)
+        && Output::new(&out).is_ok_and(|got| got == expected)
 }
 
 /// Spends the time of one verification, so an unknown user name answers as slowly as a wrong
@@ -116,13 +172,17 @@ impl TokenSigner {
         let now = chrono::Utc::now().timestamp();
         claims.iat = now;
         claims.exp = now + self.ttl.as_secs() as i64;
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.0)
-            .expect("HS256 signing does not fail");
+        let token = jsonwebtoken::encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &self.keys.0,
+        )
+        .expect("HS256 signing does not fail");
         (token, claims.exp)
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let mut v = Validation::new(Algorithm::HS256);
+        let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
         v.leeway = 5;
         Ok(jsonwebtoken::decode::<Claims>(token, &self.keys.1, &v)?.claims)
     }
@@ -155,6 +215,27 @@ mod tests {
     }
 
     #[test]
+    fn hashes_made_by_the_argon2_crate_verify_and_ours_verify_there() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = Argon2::default()
+            .hash_password(b"older hash", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_password("older hash", &theirs));
+        assert!(!verify_password("other", &theirs));
+        let ours = hash_password("newer hash");
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"newer hash", &parsed)
+            .is_ok());
+    }
+
+    #[test]
     fn token_round_trips_and_carries_the_tenant_id() {
         let s = TokenSigner::new(&MasterKey::generate(), Duration::from_secs(60));
         let c = claims();
@@ -179,7 +260,8 @@ mod tests {
         let mut c = claims();
         c.iat = 0;
         c.exp = chrono::Utc::now().timestamp() - 3600;
-        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &c, &s.keys.0).unwrap();
+        let t = jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &c, &s.keys.0)
+            .unwrap();
         assert!(s.verify(&t).is_err());
     }
 

@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub const KEPT_FINISHED: usize = 64;
 
 /// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum JobKind {
@@ -32,10 +32,12 @@ pub enum JobKind {
     Resume,
     /// Migrating every tenant ("migrate all").
     FleetMigrate,
+    /// Building a new tenant from a stored backup of another.
+    RestoreInto,
 }
 
 /// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Running,
@@ -44,21 +46,21 @@ pub enum JobStatus {
 }
 
 /// The tenant a job works on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobTenant {
     pub id: Uuid,
     pub code: TenantCode,
 }
 
 /// One step done, and when.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobStep {
     pub name: String,
     pub at: String,
 }
 
 /// A job as it stands: what `GET /api/admin/jobs/{id}` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobReport {
     pub id: Uuid,

@@ -10,7 +10,10 @@
 //!   a budget on open connections).
 //! - [`resolve`]: finds the tenant code of a request (JWT claim, header, query, domain, subdomain).
 //! - [`router`]: axum middleware + extractors: resolve → check status → authorize → acquire.
-//! - [`auth`]: argon2 passwords and tenant-bound JWTs.
+//! - [`auth`]: argon2 passwords and tenant-bound JWTs; [`hashing`]: the bounded pool every password
+//!   hash runs on (off the async runtime, 503 `busy` past its queue).
+//! - [`limits`]: login throttling (per account, per client address) and per-tenant request rates
+//!   (from the tenant's plan or override), in bounded caches.
 //! - [`migrate`]: embedded per-engine tenant migrations; [`fleet`]: migrating every tenant, drift.
 //! - [`health`]: probes of tenant databases on short-lived connections (pools untouched).
 //! - [`jobs`]: background jobs (provisioning, fleet migrations) that outlive their request: steps,
@@ -40,8 +43,10 @@ pub mod auth;
 pub mod backup;
 pub mod db;
 pub mod fleet;
+pub mod hashing;
 pub mod health;
 pub mod jobs;
+pub mod limits;
 pub mod migrate;
 pub mod mssql;
 pub mod onboard;

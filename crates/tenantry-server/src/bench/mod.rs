@@ -5,8 +5,11 @@
 //! dependency on the test kit and the production binary does not carry it.
 
 mod baseline;
+mod client;
+pub mod faults;
 mod fleet;
 pub mod load;
+pub mod login_flood;
 pub mod migrate;
 pub mod provision;
 pub mod route;

@@ -73,6 +73,38 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Wrong-password sign-ins and a tenant flooding past its rate limit, on a local server with
+    /// SQLite tenants: RSS before/peak/after, another tenant's p50/p99 before vs during.
+    LoginFlood {
+        /// Wrong-password sign-ins.
+        #[arg(long, default_value_t = 1_000)]
+        logins: usize,
+        /// Clients at once (both floods).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds the rate-limit flood lasts.
+        #[arg(long, default_value_t = 5)]
+        flood_secs: u64,
+        /// Requests per second of the flooding tenant (whose limit is 50/s).
+        #[arg(long, default_value_t = 500)]
+        flood_rps: u64,
+        /// Password hashes at once (0: the default, as in `[hashing] max_concurrent`).
+        #[arg(long, default_value_t = 0)]
+        hash_threads: usize,
+        /// Print the measurements as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Freeze, kill and restart a customer's PostgreSQL server under load; other tenants' latency,
+    /// fail-fast time and recovery time.
+    Faults {
+        /// Seconds of load before the outage and of the outage with its circuit open.
+        #[arg(long, default_value_t = 5)]
+        phase_secs: u64,
+        /// Print the result as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -154,8 +186,73 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 false => print!("{}", bench::scale::render(&run)),
             }
         }
+        BenchCommand::LoginFlood {
+            logins,
+            concurrency,
+            flood_secs,
+            flood_rps,
+            hash_threads,
+            json,
+        } => {
+            let opts = bench::login_flood::Options {
+                logins,
+                concurrency,
+                flood_secs,
+                flood_rps,
+                hash_threads,
+                ..Default::default()
+            };
+            eprintln!(
+                "bench login-flood: {logins} wrong-password sign-ins, then a rate-limit flood…"
+            );
+            let run = bench::login_flood::measure(&opts).await?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&run)?),
+                false => print!("{}", bench::login_flood::render(&run)),
+            }
+        }
+        BenchCommand::Faults { phase_secs, json } => {
+            eprintln!("bench faults: starting two throwaway PostgreSQL servers…");
+            let ours = Throwaway::start(Engine::Postgres).await?;
+            let Throwaway::Postgres(customer) = Throwaway::start(Engine::Postgres).await? else {
+                unreachable!("a PostgreSQL throwaway")
+            };
+            let mut customer = FaultyPg(customer);
+            let desc = BenchServer::trusting(
+                Engine::Postgres,
+                customer.0.host(),
+                Some(customer.0.port()),
+                Some("postgres"),
+            );
+            let phase = std::time::Duration::from_secs(phase_secs.max(1));
+            let run = bench::faults::measure(&ours.describe(), &desc, &mut customer, phase).await;
+            ours.stop().await;
+            let _ = tokio::task::spawn_blocking(move || drop(customer)).await;
+            let run = run?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&run)?),
+                false => print!("{}", bench::faults::render(&run)),
+            }
+        }
     }
     Ok(())
+}
+
+/// The customer's server of `bench faults`: a throwaway PostgreSQL it may freeze and kill.
+struct FaultyPg(PgServer);
+
+impl bench::faults::Outage for FaultyPg {
+    fn pause(&self) {
+        self.0.pause();
+    }
+    fn kill(&self) {
+        self.0.kill();
+    }
+    fn restart(&mut self) -> anyhow::Result<()> {
+        self.0
+            .restart()
+            .context("cannot restart the customer's server")
+    }
 }
 
 /// A throwaway data server; stopped and removed on drop (SQLite: a scratch directory).

@@ -128,11 +128,32 @@ async fn serve(config: Config, app: App, demo: bool) -> anyhow::Result<()> {
     if demo {
         print_demo_help(&addr.to_string());
     }
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    startup::run(listener, app, shutdown).await?;
+    startup::run_draining(listener, app, shutdown_signal(), config.shutdown_timeout).await?;
+    eprintln!("tenantry stopped");
     Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    eprintln!("tenantry: shutting down (draining requests in flight)");
 }
 
 /// Provisionings a previous run left unfinished: resumed when the admin user exists, marked

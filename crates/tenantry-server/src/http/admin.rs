@@ -1,6 +1,7 @@
 //! Admin plane: owner login and the owner-token extractor.
 
-use super::{HttpError, JsonBody};
+use super::openapi::ErrorBody;
+use super::{ClientAddr, HttpError, JsonBody};
 use crate::app::App;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -10,17 +11,22 @@ use tenantry::auth::{Claims, TokenKind};
 use tenantry::platform::{Actor, OwnerSession};
 use tenantry::router::ApiError;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
     email: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/admin/login", tag = "auth", request_body = Login,
+    responses((status = 200, body = OwnerSession), (status = 400, body = ErrorBody, description = "`invalid_body`"),
+        (status = 401, body = ErrorBody, description = "`unauthorized`: wrong email or password")))]
 pub async fn login(
     State(app): State<App>,
+    ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<Json<OwnerSession>, HttpError> {
-    let session = app.platform().login_owner(&body.email, &body.password);
+    let platform = app.platform();
+    let session = platform.login_owner_from(&body.email, &body.password, client);
     Ok(Json(session.await?))
 }
 

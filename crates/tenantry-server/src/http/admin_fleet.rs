@@ -5,6 +5,7 @@
 //! its progress. One runs at a time (409 `migration_running` otherwise). Jobs are this server
 //! process's own.
 
+use super::openapi::{ErrorBody, OwnerErrors};
 use super::{HttpError, OptionalJson, OwnerAuth};
 use crate::app::App;
 use axum::extract::{Path, Query, State};
@@ -28,7 +29,8 @@ pub fn routes() -> Router<App> {
         .route("/api/admin/fleet/migrate/{job}", get(progress))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DriftQuery {
     /// `behind`, `current` or `ahead`: only those tenants in `data`.
     state: Option<String>,
@@ -37,6 +39,8 @@ pub struct DriftQuery {
 }
 
 /// Counts per drift state over the whole fleet, and one page of tenants (optionally of one state).
+#[utoipa::path(get, path = "/api/admin/fleet/drift", tag = "fleet", security(("owner" = [])), params(DriftQuery),
+    responses((status = 200, body = serde_json::Value, description = "`{counts, latest, data, page, limit, total}`"), OwnerErrors))]
 async fn drift(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -84,13 +88,15 @@ async fn drift(
     })))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     /// Tenants migrated at once; default 8.
     concurrency: Option<usize>,
 }
 
+#[utoipa::path(post, path = "/api/admin/fleet/migrate", tag = "fleet", security(("owner" = [])), request_body(content = Option<StartBody>),
+    responses((status = 202, body = serde_json::Value, description = "`{job, total}`"), (status = 409, body = ErrorBody, description = "`migration_running`"), OwnerErrors))]
 async fn start(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -117,13 +123,17 @@ async fn start(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProgressQuery {
     /// Only outcomes from this index on (a poller passes how many it already has).
     since: Option<usize>,
 }
 
 /// The job's counts, and the tenants' outcomes from index `since` on.
+#[utoipa::path(get, path = "/api/admin/fleet/migrate/{job}", tag = "fleet", security(("owner" = [])),
+    params(("job" = String, Path, description = "job id"), ProgressQuery),
+    responses((status = 200, body = serde_json::Value, description = "counts and `outcomes` from `since`"), (status = 404, body = ErrorBody, description = "`job_not_found`"), OwnerErrors))]
 async fn progress(
     State(app): State<App>,
     _o: OwnerAuth,

@@ -2,6 +2,7 @@
 //! migrations). `GET /api/admin/jobs` lists the recent ones, newest first; `GET
 //! /api/admin/jobs/{id}?since=N` shows one, with its items from index N on.
 
+use super::openapi::{ErrorBody, OwnerErrors};
 use super::OwnerAuth;
 use crate::app::App;
 use axum::extract::{Path, Query, State};
@@ -27,6 +28,8 @@ pub(super) fn find(app: &App, id: &str) -> Result<Job, ApiError> {
         .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))
 }
 
+#[utoipa::path(get, path = "/api/admin/jobs", tag = "fleet", security(("owner" = [])),
+    responses((status = 200, body = serde_json::Value, description = "`data`: recent jobs"), OwnerErrors))]
 async fn list(State(app): State<App>, _o: OwnerAuth) -> Json<Value> {
     let data: Vec<JobReport> = (app.platform().jobs().recent())
         .iter()
@@ -35,12 +38,15 @@ async fn list(State(app): State<App>, _o: OwnerAuth) -> Json<Value> {
     Json(json!({ "data": data }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ShowQuery {
     /// Only items from this index on (a poller passes how many it already has).
     since: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/api/admin/jobs/{id}", tag = "fleet", security(("owner" = [])), params(("id" = String, Path, description = "job id"), ShowQuery),
+    responses((status = 200, body = JobReport), (status = 404, body = ErrorBody, description = "`job_not_found`"), OwnerErrors))]
 async fn show(
     State(app): State<App>,
     _o: OwnerAuth,

@@ -1,6 +1,7 @@
 //! Admin plane (owner token): onboarding checks of customer-hosted ("bring your own database")
 //! tenant databases, before or after the tenant is registered.
 
+use super::openapi::{OwnerErrors, TenantErrors, TenantId};
 use super::{HttpError, JsonBody, OptionalJson, OwnerAuth};
 use crate::app::App;
 use axum::extract::{Path, State};
@@ -21,7 +22,7 @@ pub fn routes() -> Router<App> {
 }
 
 /// A database the customer gives us, not registered yet.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CheckBody {
     /// Server name or id.
@@ -33,7 +34,7 @@ pub struct CheckBody {
     ddl: Option<bool>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantCheckBody {
     /// Whether our migrations will run DDL there. Default: true.
@@ -44,6 +45,8 @@ fn answer(report: CheckReport) -> Json<Value> {
     Json(json!({"ok": report.ok(), "checks": report.checks}))
 }
 
+#[utoipa::path(post, path = "/api/admin/onboard/check", tag = "servers", security(("owner" = [])), request_body = CheckBody,
+    responses((status = 200, body = serde_json::Value, description = "`{ok, checks}`"), OwnerErrors))]
 async fn check(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -66,6 +69,9 @@ async fn check(
     Ok(answer(app.platform().onboard_check(candidate).await?))
 }
 
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/onboard-check", tag = "servers", security(("owner" = [])), params(TenantId),
+    request_body(content = Option<TenantCheckBody>),
+    responses((status = 200, body = serde_json::Value, description = "`{ok, checks}`"), TenantErrors))]
 async fn check_tenant(
     State(app): State<App>,
     _o: OwnerAuth,

@@ -2,6 +2,7 @@
 //! answer 202 once the tenant is registered; the steps run as a job that outlives the request
 //! (`GET /api/admin/jobs/{job}`, or the tenant's `provisioningStep`).
 
+use super::openapi::{TenantErrors, TenantId};
 use super::{HttpError, JsonBody, OptionalJson, OwnerAuth};
 use crate::app::App;
 use axum::extract::{Path, State};
@@ -24,7 +25,7 @@ pub fn routes() -> Router<App> {
         .route("/api/admin/tenants/{id}/retry", post(retry))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateBody {
     code: TenantCode,
@@ -84,6 +85,17 @@ impl CreateBody {
 
 /// 202 `{"tenant": …, "job": id}`, plus `adminPassword` when it was generated (shown once: it is
 /// stored only as an argon2 hash in the tenant database).
+/// `202 Accepted` of create and retry: the tenant, its provisioning job, and the generated admin
+/// password when none was given (shown once).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)] // Describes the body `accepted` writes.
+pub struct Accepted {
+    tenant: tenantry::registry::Tenant,
+    job: uuid::Uuid,
+    admin_password: Option<String>,
+}
+
 fn accepted(started: ProvisionStarted) -> (StatusCode, Json<Value>) {
     let mut body = json!({"tenant": started.tenant, "job": started.job.id()});
     if let Some(pw) = &started.generated_admin_password {
@@ -92,6 +104,8 @@ fn accepted(started: ProvisionStarted) -> (StatusCode, Json<Value>) {
     (StatusCode::ACCEPTED, Json(body))
 }
 
+#[utoipa::path(post, path = "/api/admin/tenants", tag = "tenants", security(("owner" = [])), request_body = CreateBody,
+    responses((status = 202, body = Accepted, description = "provisioning started as a job"), TenantErrors))]
 async fn create(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -103,7 +117,7 @@ async fn create(
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryBody {
     admin_password: Option<String>,
@@ -111,6 +125,8 @@ pub struct RetryBody {
     migrate: bool,
 }
 
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/retry", tag = "tenants", security(("owner" = [])), params(TenantId),
+    request_body(content = Option<RetryBody>), responses((status = 202, body = Accepted), TenantErrors))]
 async fn retry(
     State(app): State<App>,
     owner: OwnerAuth,

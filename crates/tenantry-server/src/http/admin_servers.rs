@@ -1,5 +1,6 @@
 //! Admin plane (owner token): data servers.
 
+use super::openapi::{ErrorBody, OwnerErrors};
 use super::{HttpError, JsonBody, OwnerAuth};
 use crate::app::App;
 use axum::extract::{Path, State};
@@ -24,6 +25,8 @@ pub fn routes() -> Router<App> {
 
 /// Each server with `tenantCount` (tombstones excluded) and `breaker` (`open` while the pool
 /// manager fails its tenants fast, else `closed`).
+#[utoipa::path(get, path = "/api/admin/servers", tag = "servers", security(("owner" = [])),
+    responses((status = 200, body = serde_json::Value, description = "`data`: servers with `tenantCount` and `breaker`"), OwnerErrors))]
 async fn servers(State(app): State<App>, _o: OwnerAuth) -> Result<Json<Value>, HttpError> {
     let counts = app
         .registry()
@@ -51,7 +54,7 @@ async fn servers(State(app): State<App>, _o: OwnerAuth) -> Result<Json<Value>, H
     Ok(Json(json!({ "data": data })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerBody {
     name: ServerName,
@@ -66,6 +69,8 @@ pub struct ServerBody {
     admin_password: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/admin/servers", tag = "servers", security(("owner" = [])), request_body = ServerBody,
+    responses((status = 201, body = DataServer), (status = 409, body = ErrorBody, description = "`conflict`"), OwnerErrors))]
 async fn add_server(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -86,6 +91,9 @@ async fn add_server(
     Ok((StatusCode::CREATED, Json(server)))
 }
 
+#[utoipa::path(delete, path = "/api/admin/servers/{id}", tag = "servers", security(("owner" = [])),
+    params(("id" = String, Path, description = "server UUID or name")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`in_use`: tenants live there"), OwnerErrors))]
 async fn remove_server(
     State(app): State<App>,
     owner: OwnerAuth,

@@ -1,6 +1,7 @@
 //! Admin plane (owner token): tenants and the audit log. Each handler parses its input, calls one
 //! platform operation as the signed-in owner, and renders the answer.
 
+use super::openapi::{OwnerErrors, Page, TenantErrors, TenantId};
 use super::{HttpError, JsonBody, OptionalJson, OwnerAuth};
 use crate::app::App;
 use axum::extract::{Path, Query, State};
@@ -8,6 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use tenantry::limits::RateLimit;
 use tenantry::platform::{TenantRef, TenantStats};
 use tenantry::registry::{PoolSettings, Tenant, TenantFilter, TenantUpdate};
 use tenantry::router::ApiError;
@@ -25,9 +27,19 @@ pub fn routes() -> Router<App> {
         .route("/api/admin/tenants/{id}/stats", get(stats))
         .route("/api/admin/tenants/{id}/health", get(health))
         .route("/api/admin/audit", get(audit))
+        .route("/api/admin/plans", get(plans))
 }
 
-#[derive(Deserialize)]
+/// `GET /api/admin/plans`: the plans tenants may be on, with their request limits.
+#[utoipa::path(get, path = "/api/admin/plans", tag = "tenants", security(("owner" = [])),
+    responses((status = 200, body = Value,
+        description = "`data`: plans (`name`, `rateLimit` {`rps`, `burst`})"), OwnerErrors))]
+async fn plans(State(app): State<App>, _o: OwnerAuth) -> Result<Json<Value>, HttpError> {
+    Ok(Json(json!({"data": app.platform().plans().await?})))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     page: Option<u32>,
     limit: Option<u32>,
@@ -47,6 +59,8 @@ pub(super) fn paging(page: Option<u32>, limit: Option<u32>) -> Result<(u32, u32)
     Ok((page, limit))
 }
 
+#[utoipa::path(get, path = "/api/admin/tenants", tag = "tenants", security(("owner" = [])), params(ListQuery),
+    responses((status = 200, body = Page, description = "`data`: tenants"), OwnerErrors))]
 async fn list(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -66,6 +80,8 @@ async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/tenants/{id}", tag = "tenants", security(("owner" = [])), params(TenantId),
+    responses((status = 200, body = Tenant), TenantErrors))]
 async fn show(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -74,11 +90,13 @@ async fn show(
     Ok(Json(app.platform().tenant(&id.parse()?).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SuspendBody {
     reason: String,
 }
 
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/suspend", tag = "tenants", security(("owner" = [])), params(TenantId),
+    request_body = SuspendBody, responses((status = 200, body = Tenant), TenantErrors))]
 async fn suspend(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -90,6 +108,8 @@ async fn suspend(
     Ok(Json(done.await?))
 }
 
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/reactivate", tag = "tenants", security(("owner" = [])), params(TenantId),
+    responses((status = 200, body = Tenant), TenantErrors))]
 async fn reactivate(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -99,13 +119,16 @@ async fn reactivate(
     Ok(Json(app.platform().reactivate(owner.actor(), &r).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     tenant: Option<String>,
     page: Option<u32>,
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/admin/audit", tag = "tenants", security(("owner" = [])), params(AuditQuery),
+    responses((status = 200, body = Page, description = "`data`: audit rows, newest first"), OwnerErrors))]
 async fn audit(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -122,11 +145,14 @@ async fn audit(
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct DeleteBody {
     confirm: Option<String>,
 }
 
+#[utoipa::path(delete, path = "/api/admin/tenants/{id}", tag = "tenants", security(("owner" = [])), params(TenantId),
+    request_body(content = Option<DeleteBody>, description = "`confirm`: the tenant's code, when the tenant holds data"),
+    responses((status = 200, body = Tenant), TenantErrors))]
 async fn delete(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -140,6 +166,8 @@ async fn delete(
     Ok(Json(done.await?))
 }
 
+#[utoipa::path(get, path = "/api/admin/tenants/{id}/stats", tag = "tenants", security(("owner" = [])), params(TenantId),
+    responses((status = 200, body = TenantStats), TenantErrors))]
 async fn stats(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -148,6 +176,8 @@ async fn stats(
     Ok(Json(app.platform().tenant_stats(&id.parse()?).await?))
 }
 
+#[utoipa::path(get, path = "/api/admin/tenants/{id}/health", tag = "tenants", security(("owner" = [])), params(TenantId),
+    responses((status = 200, body = serde_json::Value, description = "probe result and pool state"), TenantErrors))]
 async fn health(
     State(app): State<App>,
     _o: OwnerAuth,
@@ -159,8 +189,12 @@ async fn health(
     ))
 }
 
-/// `PUT /api/admin/tenants/{id}`: name, subdomain, domains, plan, region, notes, pool limits. A
+/// `PUT /api/admin/tenants/{id}`: name, subdomain, domains, plan, region, notes, pool limits,
+/// rate limit (an override of the plan's; applies from the next request). A
 /// field that is absent stays; `null` clears the optional ones.
+#[utoipa::path(put, path = "/api/admin/tenants/{id}", tag = "tenants", security(("owner" = [])), params(TenantId),
+    request_body(content = serde_json::Value, description = "Any of name, subdomain, domains, plan, region, notes, pool; absent stays, `null` clears"),
+    responses((status = 200, body = Tenant), TenantErrors))]
 async fn update(
     State(app): State<App>,
     owner: OwnerAuth,
@@ -178,7 +212,7 @@ async fn update(
 }
 
 /// The fields `PUT` may change.
-const UPDATABLE: [&str; 7] = [
+const UPDATABLE: [&str; 8] = [
     "name",
     "subdomain",
     "domains",
@@ -186,6 +220,7 @@ const UPDATABLE: [&str; 7] = [
     "region",
     "notes",
     "pool",
+    "rateLimit",
 ];
 
 fn parse_update(obj: &Map<String, Value>) -> Result<TenantUpdate, HttpError> {
@@ -229,5 +264,11 @@ fn parse_update(obj: &Map<String, Value>) -> Result<TenantUpdate, HttpError> {
             .map(|v| serde_json::from_value::<PoolSettings>(v.clone()))
             .transpose()
             .map_err(|e| InvalidValue::new("pool", e.to_string()))?,
+        // `{"requestsPerSecond": n, "burst": n}` overrides the plan's limits; `null` removes it.
+        rate_limit: obj
+            .get("rateLimit")
+            .map(|v| serde_json::from_value::<Option<RateLimit>>(v.clone()))
+            .transpose()
+            .map_err(|e| InvalidValue::new("rateLimit", e.to_string()))?,
     })
 }

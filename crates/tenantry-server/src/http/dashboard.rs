@@ -5,6 +5,7 @@
 //! no inline script, no framing) and an `ETag`; `Cache-Control: no-cache` makes browsers revalidate,
 //! so an upgraded binary never runs with stale assets, while an unchanged asset costs a 304.
 
+use super::openapi::ErrorBody;
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,10 +31,18 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/owner/{*path}", get(asset))
 }
 
+#[utoipa::path(get, path = "/owner", tag = "dashboard", responses((status = 200, content_type = "text/html")))]
 async fn index(headers: HeaderMap) -> Response {
     serve("index.html", &headers)
 }
 
+/// `/owner/` answers as `/owner` (documented apart: one path per operation).
+#[utoipa::path(get, path = "/owner/", tag = "dashboard", responses((status = 200, content_type = "text/html")))]
+#[allow(dead_code)]
+pub(super) fn index_slash() {}
+
+#[utoipa::path(get, path = "/owner/{path}", tag = "dashboard", params(("path" = String, Path)),
+    responses((status = 200, description = "an embedded asset"), (status = 404, body = ErrorBody)))]
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     serve(&path, &headers)
 }

@@ -1,5 +1,6 @@
 //! The field-service sample API, per tenant: customers, sites, tickets.
 
+use super::openapi::{self, Company, ErrorBody, RowId, TenantRouteErrors};
 use super::resource::{Field, Kind, Page, Resource};
 use super::JsonBody;
 use crate::app::App;
@@ -150,42 +151,31 @@ pub(super) fn parse_id(raw: &str) -> Result<i64, ApiError> {
 }
 
 macro_rules! crud {
-    ($res:ident, $list:ident, $get:ident, $create:ident, $update:ident, $delete:ident) => {
-        async fn $list(
-            _u: TenantUser,
-            TenantDb(mut c): TenantDb,
-            Query(p): Query<Paging>,
-        ) -> Result<Json<Page>, ApiError> {
+    ($res:ident, $base:tt, $item:tt, $list:ident, $get:ident, $create:ident, $update:ident, $delete:ident) => {
+        #[utoipa::path(get, path = $base, tag = "data", security(("tenant" = [])), params(Company, openapi::Paging),
+            responses((status = 200, body = openapi::Page), TenantRouteErrors))]
+        async fn $list(_u: TenantUser, TenantDb(mut c): TenantDb, Query(p): Query<Paging>) -> Result<Json<Page>, ApiError> {
             let (page, limit) = p.parse()?;
             Ok(Json($res.page(&mut c, page, limit).await?))
         }
-        async fn $get(
-            _u: TenantUser,
-            TenantDb(mut c): TenantDb,
-            Path(id): Path<String>,
-        ) -> Result<Json<Value>, ApiError> {
+        #[utoipa::path(get, path = $item, tag = "data", security(("tenant" = [])), params(RowId, Company),
+            responses((status = 200, body = serde_json::Value), TenantRouteErrors))]
+        async fn $get(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
             Ok(Json($res.get(&mut c, parse_id(&id)?).await?))
         }
-        async fn $create(
-            _u: TenantUser,
-            TenantDb(mut c): TenantDb,
-            JsonBody(b): JsonBody<Value>,
-        ) -> Result<(StatusCode, Json<Value>), ApiError> {
+        #[utoipa::path(post, path = $base, tag = "data", security(("tenant" = [])), params(Company), request_body = serde_json::Value,
+            responses((status = 201, body = serde_json::Value), TenantRouteErrors))]
+        async fn $create(_u: TenantUser, TenantDb(mut c): TenantDb, JsonBody(b): JsonBody<Value>) -> Result<(StatusCode, Json<Value>), ApiError> {
             Ok((StatusCode::CREATED, Json($res.create(&mut c, &b).await?)))
         }
-        async fn $update(
-            _u: TenantUser,
-            TenantDb(mut c): TenantDb,
-            Path(id): Path<String>,
-            JsonBody(b): JsonBody<Value>,
-        ) -> Result<Json<Value>, ApiError> {
+        #[utoipa::path(put, path = $item, tag = "data", security(("tenant" = [])), params(RowId, Company), request_body = serde_json::Value,
+            responses((status = 200, body = serde_json::Value), TenantRouteErrors))]
+        async fn $update(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<String>, JsonBody(b): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
             Ok(Json($res.update(&mut c, parse_id(&id)?, &b).await?))
         }
-        async fn $delete(
-            _u: TenantUser,
-            TenantDb(mut c): TenantDb,
-            Path(id): Path<String>,
-        ) -> Result<StatusCode, ApiError> {
+        #[utoipa::path(delete, path = $item, tag = "data", security(("tenant" = [])), params(RowId, Company),
+            responses((status = 204), (status = 409, body = ErrorBody, description = "`conflict`: rows refer to it"), TenantRouteErrors))]
+        async fn $delete(_u: TenantUser, TenantDb(mut c): TenantDb, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
             $res.delete(&mut c, parse_id(&id)?).await?;
             Ok(StatusCode::NO_CONTENT)
         }
@@ -194,6 +184,8 @@ macro_rules! crud {
 
 crud!(
     CUSTOMERS,
+    "/api/customers",
+    "/api/customers/{id}",
     list_customers,
     get_customers,
     create_customers,
@@ -202,6 +194,8 @@ crud!(
 );
 crud!(
     SITES,
+    "/api/sites",
+    "/api/sites/{id}",
     list_sites,
     get_sites,
     create_sites,
@@ -210,6 +204,8 @@ crud!(
 );
 crud!(
     TICKETS,
+    "/api/tickets",
+    "/api/tickets/{id}",
     list_tickets,
     get_tickets,
     create_tickets,

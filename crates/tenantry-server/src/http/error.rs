@@ -73,7 +73,14 @@ pub fn platform_error(e: PlatformError) -> ApiError {
         E::Backup(b) => backup_error(b),
         E::Storage(s) => storage_error(s),
         E::Unavailable(p) => p.into(),
+        E::TenantQuery(q) => q.into(),
         E::Registry(r) => r.into(),
+        // Hostile load: the answer says when to come back.
+        E::Busy(b) => {
+            answer(StatusCode::SERVICE_UNAVAILABLE, "busy").with_retry_after(b.retry_after)
+        }
+        E::TooManyAttempts(t) => answer(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+            .with_retry_after(t.retry_after),
         other => ApiError::internal(&other),
     }
 }

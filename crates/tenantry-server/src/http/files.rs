@@ -6,6 +6,7 @@
 //! that means more than it shows.
 
 use super::error::{storage_error, too_large};
+use super::openapi::{Company, ErrorBody, TenantRouteErrors};
 use crate::app::App;
 use axum::body::Body;
 use axum::extract::{OriginalUri, State};
@@ -26,6 +27,15 @@ pub fn routes() -> Router<App> {
     )
 }
 
+/// The `{*path}` of the file routes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Documents the path; `file_path` reads it from the URI.
+pub struct FilePath {
+    /// `a-z A-Z 0-9 . _ -` segments separated by `/`; never percent-encoded.
+    path: String,
+}
+
 /// The file path as sent by the client (still percent-encoded), parsed.
 fn file_path(uri: &OriginalUri) -> Result<StoragePath, ApiError> {
     let raw = uri.path().strip_prefix(PREFIX).unwrap_or_default();
@@ -33,6 +43,10 @@ fn file_path(uri: &OriginalUri) -> Result<StoragePath, ApiError> {
 }
 
 #[tracing::instrument(name = "file_upload", skip_all, fields(tenant = %t.0.tenant.code))]
+#[utoipa::path(put, path = "/api/files/{path}", tag = "files", security(("tenant" = [])), params(FilePath, Company),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = serde_json::Value, description = "created: `{path, size}`"), (status = 200, body = serde_json::Value, description = "replaced"),
+        (status = 413, body = ErrorBody, description = "`file_too_large`"), TenantRouteErrors))]
 async fn upload(
     _user: TenantUser,
     t: Tenant,
@@ -69,6 +83,8 @@ async fn upload(
 }
 
 #[tracing::instrument(name = "file_download", skip_all, fields(tenant = %t.0.tenant.code))]
+#[utoipa::path(get, path = "/api/files/{path}", tag = "files", security(("tenant" = [])), params(FilePath, Company),
+    responses((status = 200, content_type = "application/octet-stream"), TenantRouteErrors))]
 async fn download(
     _user: TenantUser,
     t: Tenant,
@@ -85,6 +101,8 @@ async fn download(
 }
 
 #[tracing::instrument(name = "file_delete", skip_all, fields(tenant = %t.0.tenant.code))]
+#[utoipa::path(delete, path = "/api/files/{path}", tag = "files", security(("tenant" = [])), params(FilePath, Company),
+    responses((status = 204), TenantRouteErrors))]
 async fn remove(
     _user: TenantUser,
     t: Tenant,
@@ -100,6 +118,8 @@ async fn remove(
 }
 
 #[tracing::instrument(name = "file_list", skip_all, fields(tenant = %t.0.tenant.code))]
+#[utoipa::path(get, path = "/api/files", tag = "files", security(("tenant" = [])), params(Company),
+    responses((status = 200, body = serde_json::Value, description = "`data`: `{path, size}`"), TenantRouteErrors))]
 async fn list(
     _user: TenantUser,
     t: Tenant,

@@ -2,6 +2,7 @@
 //! (see `tenantry::health`): they never open, touch or evict a tenant's pool. Pool state comes from
 //! the pool manager without I/O.
 
+use super::openapi::OwnerErrors;
 use super::OwnerAuth;
 use crate::app::App;
 use axum::extract::{Query, State};
@@ -13,13 +14,15 @@ use tenantry::pools::PoolState;
 use tenantry::registry::{TenantConfig, TenantFilter};
 use tenantry::router::ApiError;
 
+#[utoipa::path(get, path = "/api/health", tag = "meta", responses((status = 200, body = serde_json::Value, description = "`{\"status\": \"ok\"}`")))]
 pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `?page=&limit=&search=&status=`: probe one page of tenants (as `GET /api/admin/tenants` pages
 /// them). Without any of them, every tenant that is not deleted is probed.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HealthQuery {
     page: Option<u32>,
     limit: Option<u32>,
@@ -27,6 +30,8 @@ pub struct HealthQuery {
     status: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/health/tenants", tag = "meta", security(("owner" = [])), params(HealthQuery),
+    responses((status = 200, body = serde_json::Value, description = "probe results of a page of tenants"), OwnerErrors))]
 pub async fn tenants(
     State(app): State<App>,
     _owner: OwnerAuth,

@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_backup;
+mod admin_credentials;
 mod admin_fleet;
 mod admin_jobs;
 mod admin_onboard;
@@ -14,7 +15,9 @@ pub mod data;
 pub mod error;
 mod files;
 mod health;
+pub mod limits;
 mod observe;
+pub mod openapi;
 pub mod resource;
 mod users;
 
@@ -36,13 +39,16 @@ pub fn router(app: App) -> Router {
         .merge(files::routes())
         .route_layer(tenant_layer);
     let metrics = app.metrics().clone();
+    let max_body_bytes = app.max_body_bytes;
     let routes = Router::new()
         .route("/api/health", get(health::live))
         .route("/metrics", get(observe::scrape))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/health/tenants", get(health::tenants))
         .route("/api/admin/login", post(admin::login))
         .merge(admin_tenants::routes())
         .merge(admin_backup::routes())
+        .merge(admin_credentials::routes())
         .merge(admin_onboard::routes())
         .merge(admin_provision::routes())
         .merge(admin_servers::routes())
@@ -52,25 +58,41 @@ pub fn router(app: App) -> Router {
         .merge(dashboard::routes())
         .merge(data)
         .fallback(not_found);
-    observe::observe(routes, metrics).with_state(app)
+    observe::observe(limits::limit(routes, max_body_bytes), metrics).with_state(app)
 }
 
 async fn not_found() -> tenantry::router::ApiError {
     tenantry::router::ApiError::not_found("not_found", "no such route")
 }
 
-/// Parses a JSON body into `T`, answering 400 with the serde message (which names the field).
+/// The client's IP address (the peer of the TCP connection), when the server was started with
+/// connect info (`startup::run` is); login throttling keys on it.
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientAddr(peer.map(|c| c.0.ip())))
+    }
+}
+
+/// Parses a JSON body into `T`, answering 400 with the serde message (which names the field), 413
+/// over the body limit.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
     type Rejection = tenantry::router::ApiError;
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req.extensions().get::<limits::BodyLimit>().copied();
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(e) => Err(tenantry::router::ApiError::bad_request(
-                "invalid_body",
-                e.body_text(),
-            )),
+            Err(e) => Err(limits::body_rejection(e.status(), e.body_text(), limit)),
         }
     }
 }
@@ -83,9 +105,10 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> axum::extract::Fr
 {
     type Rejection = tenantry::router::ApiError;
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req.extensions().get::<limits::BodyLimit>().copied();
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| tenantry::router::ApiError::bad_request("invalid_body", e.body_text()))?;
+            .map_err(|e| limits::body_rejection(e.status(), e.body_text(), limit))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }

@@ -8,6 +8,7 @@
 //! `/metrics` answers to the configured metrics token (`[metrics] token`,
 //! `TENANTRY_METRICS_TOKEN`, for Prometheus' `authorization`) or an owner token; 401 otherwise.
 
+use super::openapi::ErrorBody;
 use super::HttpError;
 use crate::app::App;
 use crate::telemetry::Metrics;
@@ -92,6 +93,8 @@ async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> 
 }
 
 /// `GET /metrics`: Prometheus text.
+#[utoipa::path(get, path = "/metrics", tag = "meta", security(("owner" = [])),
+    responses((status = 200, content_type = "text/plain", description = "Prometheus text"), (status = 401, body = ErrorBody)))]
 pub async fn scrape(
     State(app): State<App>,
     parts: Parts,

@@ -303,3 +303,65 @@ impl Resource {
         Ok(())
     }
 }
+
+/// The resource's OpenAPI schemas, built from its field table (so they cannot drift from what
+/// [`Resource::create`] accepts and [`Resource::get`] answers).
+pub mod schema {
+    use super::{Field, Kind, Resource};
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+
+    /// `Customer` for `customers`.
+    pub fn name(r: &Resource) -> String {
+        let mut s = r.singular.to_owned();
+        s[..1].make_ascii_uppercase();
+        s
+    }
+
+    fn field(f: &Field, nullable: bool) -> ObjectBuilder {
+        let of = |t: Type| match nullable {
+            true => SchemaType::from_iter([t, Type::Null]),
+            false => SchemaType::new(t),
+        };
+        match f.kind {
+            Kind::Text { max } => ObjectBuilder::new()
+                .schema_type(of(Type::String))
+                .max_length(Some(max)),
+            Kind::OneOf(values) => ObjectBuilder::new()
+                .schema_type(of(Type::String))
+                .enum_values(Some(values.iter().copied())),
+            Kind::Ref(table) => ObjectBuilder::new()
+                .schema_type(of(Type::Integer))
+                .description(Some(format!("id of a row in {table}"))),
+        }
+    }
+
+    /// A row as answered: every field (optional ones may be `null`), `id` and timestamps.
+    pub fn row(r: &Resource) -> Schema {
+        let time = || ObjectBuilder::new().schema_type(Type::String);
+        let mut o = ObjectBuilder::new()
+            .property("id", ObjectBuilder::new().schema_type(Type::Integer))
+            .required("id");
+        for f in r.fields {
+            o = o.property(f.json, field(f, !f.required)).required(f.json);
+        }
+        o = o.property("createdAt", time()).required("createdAt");
+        o.property("updatedAt", time()).required("updatedAt").into()
+    }
+
+    /// A create body (`PUT` takes the same fields, each optional). Fields with a default are
+    /// optional.
+    pub fn input(r: &Resource) -> Schema {
+        let mut o = ObjectBuilder::new();
+        for f in r.fields {
+            let mut s = field(f, !f.required);
+            if let Some(d) = f.default {
+                s = s.default(Some(d.into()));
+            }
+            o = o.property(f.json, s);
+            if f.required && f.default.is_none() {
+                o = o.required(f.json);
+            }
+        }
+        o.into()
+    }
+}

@@ -104,7 +104,7 @@ impl<W: Who> FromRequestParts<App> for Caller<W> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateBody {
     username: String,
@@ -114,14 +114,14 @@ pub struct CreateBody {
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateBody {
     full_name: Option<String>,
     role: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     password: String,
@@ -199,4 +199,72 @@ async fn password<W: Who>(
         .platform()
         .reset_user_password(&c.actor, &c.tenant, c.user(), &password);
     Ok(Json(done.await?))
+}
+
+/// The OpenAPI description of both sides: the handlers are generic over who calls, so each route
+/// is described by an item of its own here (the e2e test `openapi` checks them against the router).
+pub(super) mod doc {
+    #![allow(dead_code)]
+    use super::{CreateBody, PasswordBody, UpdateBody};
+    use crate::http::openapi::{
+        Company, ErrorBody, Page, Paging, RowId, TenantErrors, TenantRouteErrors, TenantUserPath,
+    };
+    use tenantry::users::User;
+
+    /// List users (paged).
+    #[utoipa::path(get, path = "/api/users", tag = "users", security(("tenant" = [])), params(Company, Paging),
+        responses((status = 200, body = Page, description = "`data`: users"), TenantRouteErrors))]
+    pub fn list() {}
+    /// Create a user.
+    #[utoipa::path(post, path = "/api/users", tag = "users", security(("tenant" = [])), params(Company), request_body = CreateBody,
+        responses((status = 201, body = User), (status = 409, body = ErrorBody, description = "`conflict`: username taken"), TenantRouteErrors))]
+    pub fn create() {}
+    /// One user.
+    #[utoipa::path(get, path = "/api/users/{id}", tag = "users", security(("tenant" = [])), params(RowId, Company),
+        responses((status = 200, body = User), TenantRouteErrors))]
+    pub fn show() {}
+    /// Change name or role.
+    #[utoipa::path(put, path = "/api/users/{id}", tag = "users", security(("tenant" = [])), params(RowId, Company), request_body = UpdateBody,
+        responses((status = 200, body = User), (status = 409, body = ErrorBody, description = "`last_admin`"), TenantRouteErrors))]
+    pub fn update() {}
+    /// Disable: the user's tokens stop working.
+    #[utoipa::path(post, path = "/api/users/{id}/disable", tag = "users", security(("tenant" = [])), params(RowId, Company),
+        responses((status = 200, body = User), (status = 409, body = ErrorBody, description = "`last_admin`"), TenantRouteErrors))]
+    pub fn disable() {}
+    /// Enable again.
+    #[utoipa::path(post, path = "/api/users/{id}/enable", tag = "users", security(("tenant" = [])), params(RowId, Company),
+        responses((status = 200, body = User), TenantRouteErrors))]
+    pub fn enable() {}
+    /// Reset the password.
+    #[utoipa::path(post, path = "/api/users/{id}/password", tag = "users", security(("tenant" = [])), params(RowId, Company), request_body = PasswordBody,
+        responses((status = 200, body = User), TenantRouteErrors))]
+    pub fn password() {}
+    /// List users (paged).
+    #[utoipa::path(get, path = "/api/admin/tenants/{tenant}/users", tag = "users", security(("owner" = [])), params(("tenant" = String, Path, description = "tenant UUID or code"), Paging),
+        responses((status = 200, body = Page, description = "`data`: users"), TenantErrors))]
+    pub fn admin_list() {}
+    /// Create a user.
+    #[utoipa::path(post, path = "/api/admin/tenants/{tenant}/users", tag = "users", security(("owner" = [])), params(("tenant" = String, Path, description = "tenant UUID or code")), request_body = CreateBody,
+        responses((status = 201, body = User), (status = 409, body = ErrorBody, description = "`conflict`: username taken"), TenantErrors))]
+    pub fn admin_create() {}
+    /// One user.
+    #[utoipa::path(get, path = "/api/admin/tenants/{tenant}/users/{id}", tag = "users", security(("owner" = [])), params(TenantUserPath),
+        responses((status = 200, body = User), TenantErrors))]
+    pub fn admin_show() {}
+    /// Change name or role.
+    #[utoipa::path(put, path = "/api/admin/tenants/{tenant}/users/{id}", tag = "users", security(("owner" = [])), params(TenantUserPath), request_body = UpdateBody,
+        responses((status = 200, body = User), (status = 409, body = ErrorBody, description = "`last_admin`"), TenantErrors))]
+    pub fn admin_update() {}
+    /// Disable: the user's tokens stop working.
+    #[utoipa::path(post, path = "/api/admin/tenants/{tenant}/users/{id}/disable", tag = "users", security(("owner" = [])), params(TenantUserPath),
+        responses((status = 200, body = User), (status = 409, body = ErrorBody, description = "`last_admin`"), TenantErrors))]
+    pub fn admin_disable() {}
+    /// Enable again.
+    #[utoipa::path(post, path = "/api/admin/tenants/{tenant}/users/{id}/enable", tag = "users", security(("owner" = [])), params(TenantUserPath),
+        responses((status = 200, body = User), TenantErrors))]
+    pub fn admin_enable() {}
+    /// Reset the password.
+    #[utoipa::path(post, path = "/api/admin/tenants/{tenant}/users/{id}/password", tag = "users", security(("owner" = [])), params(TenantUserPath), request_body = PasswordBody,
+        responses((status = 200, body = User), TenantErrors))]
+    pub fn admin_password() {}
 }

@@ -4,6 +4,7 @@
 //! A test binary of its own: cargo runs test binaries one after another, so the browser's CPU load
 //! never slows the timing-sensitive tests of `e2e`.
 
+mod backups;
 #[allow(dead_code)]
 #[path = "../e2e/common.rs"]
 mod common;

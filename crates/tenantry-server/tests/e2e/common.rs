@@ -30,6 +30,8 @@ pub struct TestApp {
     pub app: App,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The HS256 secret tokens are signed with (to forge expired or altered ones in tests).
+    pub jwt_secret: [u8; 32],
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -60,6 +62,16 @@ impl TestApp {
         registry_url: Option<String>,
         configure: impl FnOnce(App) -> App,
     ) -> Self {
+        Self::spawn_tuned(pools, registry_url, |_| {}, configure).await
+    }
+
+    /// Like [`TestApp::spawn_configured`], with the platform's settings changed by `tune`.
+    pub async fn spawn_tuned(
+        pools: PoolManagerSettings,
+        registry_url: Option<String>,
+        tune: impl FnOnce(&mut PlatformSettings),
+        configure: impl FnOnce(App) -> App,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG")
@@ -70,6 +82,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let key = MasterKey::generate();
         let signer = TokenSigner::new(&key, Duration::from_secs(3600));
+        let jwt_secret = key.derive("jwt-hs256");
         let url = registry_url
             .unwrap_or_else(|| format!("sqlite://{}/registry.db", dir.path().display()));
         let registry = Registry::open(&url, SecretBox::new(key), CacheSettings::default())
@@ -79,15 +92,17 @@ impl TestApp {
             .create_owner("owner@test.local", "Owner", PASSWORD)
             .await
             .unwrap();
+        let mut settings = PlatformSettings {
+            data_dir: dir.path().to_owned(),
+            ..PlatformSettings::default()
+        };
+        tune(&mut settings);
         let platform = Platform::new(
             registry,
             PoolManager::new(pools),
             signer,
             Storage::new(dir.path().join("files"), FILE_LIMIT),
-            PlatformSettings {
-                data_dir: dir.path().to_owned(),
-                ..PlatformSettings::default()
-            },
+            settings,
         );
         let app = configure(App::new(
             platform,
@@ -104,6 +119,7 @@ impl TestApp {
             app,
             client: reqwest::Client::new(),
             dir,
+            jwt_secret,
             _shutdown: tx,
         }
     }
@@ -262,6 +278,21 @@ impl TestApp {
         let p = Provisioner::new(self.registry().clone(), self.app.pools().clone())
             .migrate_external(true);
         p.provision(new, PASSWORD).await.unwrap()
+    }
+
+    /// Lifts tenant `code`'s rate limit, for tests whose load is past any plan's on purpose
+    /// (isolation and fault tests measure other things than the limiter).
+    pub async fn lift_rate_limit(&self, code: &str) {
+        let unlimited = tenantry::limits::RateLimit {
+            requests_per_second: 1_000_000,
+            burst: 1_000_000,
+        };
+        let change = tenantry::registry::TenantUpdate {
+            rate_limit: Some(Some(unlimited)),
+            ..Default::default()
+        };
+        let code = TenantCode::parse(code).unwrap();
+        self.registry().update_tenant(&code, change).await.unwrap();
     }
 
     pub fn url(&self, path: &str) -> String {

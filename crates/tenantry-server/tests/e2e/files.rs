@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Sends `head` + `body` over plain TCP, byte for byte, so no client library normalises `..` or
 /// `%2e%2e` away: the server receives exactly this request target. Returns status and JSON body.
-async fn raw(t: &TestApp, head: &str, body: &[u8]) -> (StatusCode, Value) {
+pub async fn raw(t: &TestApp, head: &str, body: &[u8]) -> (StatusCode, Value) {
     let mut stream = tokio::net::TcpStream::connect(&t.addr).await.unwrap();
     let request = format!("{head}Host: {}\r\nConnection: close\r\n\r\n", t.addr);
     // The server may answer (and close) before it has read the body: write errors are expected.

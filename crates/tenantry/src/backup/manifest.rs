@@ -117,7 +117,7 @@ impl Manifest {
 }
 
 /// What a listing shows of one stored backup.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSummary {
     /// File name inside the tenant's backup folder.

@@ -7,9 +7,10 @@ use crate::backup::{
     self, registry_backup, BackupReport, BackupStore, BackupSummary, Backups, FleetBackupOptions,
     Manifest, NewTenantFrom, Progress, RestoreReport,
 };
+use crate::jobs::{Job, JobKind, JobTenant};
 use crate::secrets::SecretBox;
 use crate::tenant::TenantCode;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -150,6 +151,46 @@ impl Platform {
         let done = done.map_err(PlatformError::from);
         let action = AuditAction::TenantRestore;
         self.audited(actor, action, tenant_id, detail, done).await
+    }
+
+    /// Starts a job that builds tenant `into.code` from the stored backup `file` of tenant `r`
+    /// ([`Platform::restore_into`], audited there). The backup and the new code are checked
+    /// first, so a missing backup (404) or a taken code (409) is answered before any job starts.
+    /// The job belongs to the backed-up tenant; its one item is the new tenant once built.
+    pub async fn start_restore_into(
+        &self,
+        actor: &Actor,
+        r: &TenantRef,
+        file: &str,
+        into: NewTenantFrom,
+    ) -> Result<Job, PlatformError> {
+        let from = self.tenant(r).await?;
+        let archive = self.backup_store().find(&from.code, file)?;
+        if self.registry().tenant(&into.code).await.is_ok() {
+            let what = format!("tenant {}", into.code);
+            return Err(PlatformError::Conflict { what });
+        }
+        let who = JobTenant {
+            id: from.id,
+            code: from.code.clone(),
+        };
+        let job = self.jobs().start(JobKind::RestoreInto, Some(who));
+        let (platform, running, actor) = (self.clone(), job.clone(), actor.clone());
+        tokio::spawn(async move {
+            let progress = |step: &'static str| running.step(step);
+            let work = platform.restore_into(&actor, &from.code, &archive, &into, &progress);
+            let done = std::panic::AssertUnwindSafe(work).catch_unwind().await;
+            let done = match done {
+                Ok(Ok(report)) => {
+                    running.record(json!({ "tenant": report.tenant }));
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("the restore job panicked".to_owned()),
+            };
+            running.finish(done);
+        });
+        Ok(job)
     }
 
     /// Backs up the registry (opened from `url`) to the archive `out`.

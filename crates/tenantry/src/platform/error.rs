@@ -4,7 +4,9 @@
 
 use super::credentials::CredentialError;
 use crate::backup::BackupError;
+use crate::hashing::HashBusy;
 use crate::jobs::JobKind;
+use crate::limits::Throttled;
 use crate::pools::PoolError;
 use crate::registry::RegistryError;
 use crate::secrets::SecretError;
@@ -117,6 +119,12 @@ pub enum PlatformError {
         #[source]
         source: RegistryError,
     },
+    /// Password checks are at capacity for longer than the queue timeout: retry later.
+    #[error(transparent)]
+    Busy(#[from] HashBusy),
+    /// Too many sign-in attempts for this account or from this address.
+    #[error(transparent)]
+    TooManyAttempts(#[from] Throttled),
     /// The registry itself failed (a query, a stored secret): an internal error.
     #[error(transparent)]
     Registry(RegistryError),
@@ -156,6 +164,8 @@ impl PlatformError {
             | Self::LastOwner { .. }
             | Self::AlreadyInitialised { .. }
             | Self::WrongCredentials
+            | Self::Busy(_)
+            | Self::TooManyAttempts(_)
             | Self::JobRunning { .. }
             | Self::Forbidden { .. }
             | Self::LastAdmin { .. } => true,

@@ -93,8 +93,9 @@ impl Platform {
             .await
     }
 
-    /// Changes name, subdomain, domains, plan, region, notes or pool limits; the cached config is
-    /// dropped, so routing and pools follow on the next request.
+    /// Changes name, subdomain, domains, plan, region, notes, pool limits or the rate-limit
+    /// override; the cached config is dropped, so routing, pools and rate limits follow on the
+    /// next request.
     #[tracing::instrument(skip(self, change))]
     pub async fn update(
         &self,
@@ -269,5 +270,5 @@ impl Platform {
 /// The audited fields of an update (no secrets among them).
 fn summary(t: &Tenant) -> Value {
     json!({"name": t.name, "plan": t.plan, "subdomain": t.subdomain, "domains": t.domains,
-           "region": t.region, "pool": t.pool})
+           "region": t.region, "pool": t.pool, "rateLimit": t.rate_limit_override})
 }

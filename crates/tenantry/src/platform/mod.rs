@@ -44,9 +44,13 @@ pub use stats::{PoolStats, TenantStats};
 pub use users::{check_user_password, NewUser, UserSession, UserUpdate, MIN_USER_PASSWORD_LEN};
 
 use crate::auth::TokenSigner;
+use crate::hashing::{HashPool, HashPoolSettings};
 use crate::jobs::Jobs;
+use crate::limits::{LoginThrottle, LoginThrottleSettings, TenantLimiter};
 use crate::pools::PoolManager;
-use crate::registry::{AuditEntry, Registry, RegistryError, Tenant, TenantConfig, TenantFilter};
+use crate::registry::{
+    AuditEntry, Plan, Registry, RegistryError, Tenant, TenantConfig, TenantFilter,
+};
 use crate::storage::Storage;
 use crate::users::UserStatusCache;
 use counters::Counters;
@@ -66,6 +70,10 @@ pub struct PlatformSettings {
     /// reading it again. Changes made through this platform apply at once in this process; other
     /// processes see them within this bound. Default: 10 s.
     pub user_status_ttl: Duration,
+    /// The bounded pool password hashes run on (sign-ins, new passwords).
+    pub hashing: HashPoolSettings,
+    /// Sign-in allowances per account and per client address.
+    pub login: LoginThrottleSettings,
 }
 
 impl Default for PlatformSettings {
@@ -74,6 +82,8 @@ impl Default for PlatformSettings {
             separate_db_users: false,
             data_dir: PathBuf::from("./tenantry-data"),
             user_status_ttl: Duration::from_secs(10),
+            hashing: HashPoolSettings::default(),
+            login: LoginThrottleSettings::default(),
         }
     }
 }
@@ -98,6 +108,12 @@ struct Shared {
     user_status: UserStatusCache,
     /// What the platform did since start, for metrics.
     counters: Counters,
+    /// Every password hash of a sign-in or a password change runs here (bounded, off the runtime).
+    hashes: HashPool,
+    /// Sign-in attempts per account and per client address.
+    logins: LoginThrottle,
+    /// Request allowances per tenant, checked by the router (see [`Platform::tenant_limits`]).
+    tenant_limits: TenantLimiter,
 }
 
 impl Platform {
@@ -115,6 +131,9 @@ impl Platform {
                 storage,
                 signer,
                 user_status: UserStatusCache::new(settings.user_status_ttl),
+                hashes: HashPool::new(settings.hashing.clone()),
+                logins: LoginThrottle::new(&settings.login),
+                tenant_limits: TenantLimiter::default(),
                 settings,
                 jobs: Jobs::default(),
                 counters: Counters::default(),
@@ -152,6 +171,17 @@ impl Platform {
         &self.inner.user_status
     }
 
+    /// The bounded pool this platform's password hashes run on.
+    pub fn hashes(&self) -> &HashPool {
+        &self.inner.hashes
+    }
+
+    /// Per-tenant request allowances; the router takes one request of a tenant's allowance (its
+    /// plan's or its own `rateLimit`) before anything else, and answers 429 `rate_limited` past it.
+    pub fn tenant_limits(&self) -> &TenantLimiter {
+        &self.inner.tenant_limits
+    }
+
     /// Operations by action and outcome, and fleet-migration outcomes, since start.
     pub fn counters(&self) -> CounterSnapshot {
         self.inner.counters.snapshot()
@@ -184,6 +214,11 @@ impl Platform {
         filter: &TenantFilter,
     ) -> Result<(Vec<Tenant>, i64), PlatformError> {
         Ok(self.registry().list_tenants(filter).await?)
+    }
+
+    /// The plans of the registry (request limits by plan name).
+    pub async fn plans(&self) -> Result<Vec<Plan>, PlatformError> {
+        Ok(self.registry().plans().await?)
     }
 
     /// A page of the audit log, newest first, optionally of one tenant; and the total.

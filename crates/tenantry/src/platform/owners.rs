@@ -14,7 +14,7 @@ use serde_json::json;
 pub const MIN_OWNER_PASSWORD_LEN: usize = 12;
 
 /// A signed-in owner: a bearer token for the admin API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerSession {
     pub token: String,
@@ -162,11 +162,28 @@ impl Platform {
         email: &str,
         password: &str,
     ) -> Result<OwnerSession, PlatformError> {
-        let owner = self
-            .registry()
-            .verify_owner(email, password)
-            .await?
-            .ok_or(PlatformError::WrongCredentials)?;
+        self.login_owner_from(email, password, None).await
+    }
+
+    /// [`Platform::login_owner`] from `client`: the attempt first takes one of the account's and
+    /// of the address's sign-in allowances, like a tenant user's; the password check runs on the
+    /// bounded hashing pool.
+    #[tracing::instrument(skip(self, password))]
+    pub async fn login_owner_from(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<OwnerSession, PlatformError> {
+        self.inner.logins.attempt("owner", email, client)?;
+        let password = secrecy::SecretString::from(password.to_owned());
+        let Some((owner, hash)) = self.registry().owner_for_login(email).await? else {
+            self.hashes().burn(&password).await?;
+            return Err(PlatformError::WrongCredentials);
+        };
+        if !self.hashes().verify(&password, hash).await? {
+            return Err(PlatformError::WrongCredentials);
+        }
         let (token, expires_at) = self.signer().issue(Claims {
             sub: owner.id.to_string(),
             kind: TokenKind::Owner,

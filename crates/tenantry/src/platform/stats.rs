@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 /// The tables of the sample schema whose rows are counted.
 const COUNTED_TABLES: [&str; 4] = ["users", "customers", "sites", "tickets"];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantStats {
     pub code: TenantCode,
@@ -24,7 +24,7 @@ pub struct TenantStats {
     pub pool: PoolStats,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PoolStats {
     pub open: bool,

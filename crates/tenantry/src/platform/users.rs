@@ -6,7 +6,7 @@
 //! (and, after a new password, older tokens) stop working on this process's next request.
 
 use super::{Actor, AuditAction, Platform, PlatformError, TenantRef};
-use crate::auth::{self, Claims, TokenKind};
+use crate::auth::{Claims, TokenKind};
 use crate::db::EngineConnection;
 use crate::registry::TenantConfig;
 use crate::secrets::expose;
@@ -15,6 +15,7 @@ use crate::users::{statements, FullName, Role, User, Username};
 use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Shortest tenant-user password accepted.
@@ -121,7 +122,7 @@ impl Platform {
             detail,
             async |_, conn, d| {
                 check_user_password(&new.password)?;
-                let hash = auth::hash_password(expose(&new.password));
+                let hash = self.hashes().hash(&new.password).await?;
                 let id = statements::insert(conn, &new.username, &new.full_name, new.role, hash)
                     .await
                     .map_err(|e| match &e {
@@ -227,7 +228,7 @@ impl Platform {
             let user = existing(conn, id).await?;
             d["username"] = user.username.clone().into();
             check_user_password(password)?;
-            let hash = auth::hash_password(expose(password));
+            let hash = self.hashes().hash(password).await?;
             let set = statements::set_password_hash(conn, id, hash).await;
             set.map_err(query_failed)?;
             self.user_status().invalidate(config.tenant.id, id);
@@ -237,27 +238,46 @@ impl Platform {
     }
 
     /// Checks a tenant user's name and password and issues a token bound to the tenant and to the
-    /// user's current password. An unknown name, a wrong password and a disabled user answer
-    /// alike ([`PlatformError::WrongCredentials`], after the same work).
+    /// user's current password; [`Platform::login_user_from`] without a client address.
     pub async fn login_user(
         &self,
         config: &TenantConfig,
         username: &str,
         password: &str,
     ) -> Result<UserSession, PlatformError> {
+        self.login_user_from(config, username, password, None).await
+    }
+
+    /// Checks a tenant user's name and password and issues a token bound to the tenant and to the
+    /// user's current password. An unknown name, a wrong password and a disabled user answer
+    /// alike ([`PlatformError::WrongCredentials`], after the same work: an unknown name verifies
+    /// against a dummy hash). Each attempt first takes one of the account's and of `client`'s
+    /// sign-in allowances ([`PlatformError::TooManyAttempts`] past them); the password check
+    /// runs on the bounded hashing pool ([`PlatformError::Busy`] when it stays full).
+    #[tracing::instrument(skip(self, config, password), fields(tenant = %config.tenant.code))]
+    pub async fn login_user_from(
+        &self,
+        config: &TenantConfig,
+        username: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<UserSession, PlatformError> {
         let name = username.trim().to_ascii_lowercase();
         if name.is_empty() {
             return Err(InvalidValue::new("username", "must not be empty").into());
         }
+        let realm = config.tenant.id.to_string();
+        self.inner.logins.attempt(&realm, &name, client)?;
+        let password = SecretString::from(password.to_owned());
         let mut conn = self.pools().acquire(config).await?;
         let found = statements::for_login(&mut conn, &name).await;
         // Release the connection before the (slow) password check: it is not needed any more.
         drop(conn);
         let Some((user, hash)) = found.map_err(query_failed)? else {
-            auth::burn_verify_time(password);
+            self.hashes().burn(&password).await?;
             return Err(PlatformError::WrongCredentials);
         };
-        if !auth::verify_password(password, &hash) || user.disabled {
+        if !self.hashes().verify(&password, hash.clone()).await? || user.disabled {
             return Err(PlatformError::WrongCredentials);
         }
         let (token, expires_at) = self.signer().issue(Claims {

@@ -2,7 +2,7 @@
 //! "open" for `cooldown`, and requests for its tenants fail fast instead of queueing. After the
 //! cooldown one request is let through as a probe; its success closes the circuit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -24,6 +24,9 @@ pub struct Breakers {
     servers: Mutex<HashMap<Uuid, State>>,
     /// Entries in `servers`: the hot path (no failures anywhere) skips the lock entirely.
     tracked: AtomicUsize,
+    /// Servers with a background probe in flight (at most one each). Only touched after an
+    /// acquire timeout, never on the hot path.
+    probing: Mutex<HashSet<Uuid>>,
 }
 
 impl Breakers {
@@ -33,7 +36,23 @@ impl Breakers {
             cooldown,
             servers: Mutex::new(HashMap::new()),
             tracked: AtomicUsize::new(0),
+            probing: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Claims the server's probe slot; false when a probe is already in flight.
+    pub(crate) fn start_probe(&self, server: Uuid) -> bool {
+        self.probing
+            .lock()
+            .expect("breaker mutex poisoned")
+            .insert(server)
+    }
+
+    pub(crate) fn end_probe(&self, server: Uuid) {
+        self.probing
+            .lock()
+            .expect("breaker mutex poisoned")
+            .remove(&server);
     }
 
     /// `Err(remaining)` while the server's circuit is open. Once the cooldown has passed, lets one
@@ -82,6 +101,23 @@ impl Breakers {
             state.open_until = Some(Instant::now() + self.cooldown);
         }
         self.tracked.store(map.len(), Ordering::Release);
+    }
+
+    /// Opens the server's circuit at once (a probe found it not answering).
+    pub fn trip(&self, server: Uuid, label: &str) {
+        for _ in 0..self.threshold {
+            self.failure(server, label);
+        }
+    }
+
+    /// Whether the server had a failure since its last success: its idle connections are checked
+    /// before use and a timed-out wait counts as a failure.
+    pub fn is_suspect(&self, server: Uuid) -> bool {
+        if self.tracked.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let map = self.servers.lock().expect("breaker mutex poisoned");
+        map.contains_key(&server)
     }
 
     /// Whether the server's circuit is open now.
@@ -134,6 +170,18 @@ mod tests {
         b.success(a);
         assert!(b.check(a).is_ok());
         assert!(b.open_servers().is_empty());
+    }
+
+    #[test]
+    fn a_failure_makes_the_server_suspect_until_a_success() {
+        let (a, other) = ids();
+        let b = Breakers::new(3, Duration::from_secs(60));
+        assert!(!b.is_suspect(a));
+        b.failure(a, "a:1");
+        assert!(b.is_suspect(a) && !b.is_open(a));
+        assert!(!b.is_suspect(other));
+        b.success(a);
+        assert!(!b.is_suspect(a));
     }
 
     #[test]

@@ -121,8 +121,14 @@ impl deadpool::managed::Manager for TenantManager {
             return Err(RecycleError::message("a statement was cut off on it"));
         }
         // A connection in steady use is handed out as is (no round trip on the hot path); one that
-        // sat idle may have been cut by the server or a firewall, so it is checked first.
-        if metrics.last_used() >= self.ping_after_idle {
+        // sat idle may have been cut by the server or a firewall, and one whose server just failed
+        // may be broken, so those are checked first.
+        let suspect = || {
+            self.owner
+                .upgrade()
+                .is_some_and(|inner| inner.breakers.is_suspect(self.source.server_id))
+        };
+        if metrics.last_used() >= self.ping_after_idle || suspect() {
             if let Err(e) = obj.conn_mut().ping().await {
                 return Err(RecycleError::message(format!("stale connection: {e}")));
             }

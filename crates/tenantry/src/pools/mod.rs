@@ -86,7 +86,7 @@ pub(crate) struct Inner {
 }
 
 /// One tenant's pool as the manager sees it (no I/O).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PoolState {
     /// Connections open (idle + in use).
@@ -181,9 +181,13 @@ impl PoolManager {
                 }
                 Ok(Err(_)) | Err(_) => {
                     // A pool with no open connection that times out could not reach its server; a
-                    // pool whose connections are all busy is merely saturated.
-                    if pool.status().size == 0 {
+                    // pool whose connections are all busy is merely saturated, unless its server
+                    // already failed (then its connections are likely stuck on a hung server).
+                    if pool.status().size == 0 || breakers.is_suspect(server.server_id) {
                         breakers.failure(server.server_id, &server.server_key());
+                    } else {
+                        // Saturated or stuck on a hung server? A fresh connection tells.
+                        self.probe(server, timeout);
                     }
                     return Err(PoolError::Timeout {
                         server: server.server_key(),
@@ -225,6 +229,34 @@ impl PoolManager {
         pool
     }
 
+    /// Opens (and closes) one fresh connection to the data server in the background, at most one
+    /// at a time per server; a failure or no answer within `timeout` opens its circuit (a request
+    /// or a wait is already stuck on it, and a fresh connection cannot get through either).
+    pub fn probe(&self, source: &crate::registry::DataSource, timeout: Duration) {
+        if !self.inner.breakers.start_probe(source.server_id) {
+            return;
+        }
+        let (inner, source) = (Arc::downgrade(&self.inner), source.clone());
+        tokio::spawn(async move {
+            let purpose = crate::db::Purpose::Probe;
+            let ok = match crate::db::EngineConnection::connect(&source, purpose, timeout).await {
+                Ok(mut conn) => {
+                    let pinged = tokio::time::timeout(timeout, conn.ping()).await;
+                    let _ = tokio::time::timeout(timeout, conn.close()).await;
+                    matches!(pinged, Ok(Ok(())))
+                }
+                Err(_) => false,
+            };
+            if let Some(inner) = inner.upgrade() {
+                if !ok {
+                    tracing::warn!(server = %source.server_key(), "data server does not answer");
+                    inner.breakers.trip(source.server_id, &source.server_key());
+                }
+                inner.breakers.end_probe(source.server_id);
+            }
+        });
+    }
+
     /// Closes and forgets a tenant's pool (e.g. on suspension).
     pub fn evict(&self, tenant_id: Uuid) {
         self.inner.pools.invalidate(&tenant_id);
@@ -259,6 +291,16 @@ impl PoolManager {
             .iter()
             .map(|(id, p)| (*id, state_of(&p.pool)))
             .collect()
+    }
+
+    /// Reports that a request lost its connection to data server `server_id` (I/O error, or no
+    /// answer within the request timeout): a failure for its circuit breaker.
+    pub fn report_failure(&self, server_id: Uuid, label: &str) {
+        self.inner.breakers.failure(server_id, label);
+    }
+
+    pub fn settings(&self) -> &PoolManagerSettings {
+        &self.inner.settings
     }
 
     pub fn open_circuits(&self) -> Vec<String> {

@@ -16,7 +16,8 @@ pub struct PoolManagerSettings {
     pub connection_idle_timeout: Duration,
     /// Consecutive connection failures that open a data server's circuit. Default: 3.
     pub breaker_threshold: u32,
-    /// How long an open circuit fails requests fast before one probe is let through. Default: 5 s.
+    /// How long an open circuit fails requests fast before one probe is let through. Default: 2 s
+    /// (a recovered server serves again within about this long).
     #[serde(with = "humantime_serde")]
     pub breaker_cooldown: Duration,
     /// Most connections **open** at once across all tenants (idle ones included). When the budget
@@ -27,6 +28,11 @@ pub struct PoolManagerSettings {
     /// ones are handed out without a round trip. Default: 1 s.
     #[serde(with = "humantime_serde")]
     pub ping_after_idle: Duration,
+    /// Longest a tenant request may run. A hung database server answers nothing (its own statement
+    /// timeout cannot fire), so past this the request is answered 503 and the server's circuit
+    /// breaker counts a failure. Default: 60 s.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
 }
 
 impl Default for PoolManagerSettings {
@@ -36,9 +42,10 @@ impl Default for PoolManagerSettings {
             pool_idle_timeout: Duration::from_secs(300),
             connection_idle_timeout: Duration::from_secs(60),
             breaker_threshold: 3,
-            breaker_cooldown: Duration::from_secs(5),
+            breaker_cooldown: Duration::from_secs(2),
             max_total_connections: None,
             ping_after_idle: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(60),
         }
     }
 }

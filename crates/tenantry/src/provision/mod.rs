@@ -13,11 +13,12 @@ pub(crate) use database::exists_refusal;
 pub use engines::ServerAdmin;
 
 use crate::db::{EngineConnection, SqlValue};
+use crate::hashing::HashPool;
 use crate::onboard::{self, OnboardTarget};
 use crate::pools::PoolManager;
 use crate::registry::{NewTenant, Registry, RegistryError, Tenant, TenantConfig};
 use crate::tenant::{DatabaseName, Engine, Placement, TenantCode, TenantStatus};
-use crate::{auth, db, migrate};
+use crate::{db, migrate};
 use std::time::Duration;
 
 /// Longest provisioning waits to connect to a new tenant database.
@@ -334,7 +335,7 @@ async fn admin_user(conn: &mut EngineConnection, password: Option<&str>) -> Resu
         conn.execute(
             "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
             &[
-                SqlValue::Text(auth::hash_password(password)),
+                SqlValue::Text(HashPool::shared().hash_waiting(password).await),
                 SqlValue::Time(chrono::Utc::now()),
                 SqlValue::Text("admin".into()),
             ],
@@ -370,7 +371,7 @@ pub async fn ensure_user(
             SqlValue::Text(username.into()),
             SqlValue::Text(full_name.into()),
             SqlValue::Text(role.into()),
-            SqlValue::Text(auth::hash_password(password)),
+            SqlValue::Text(HashPool::shared().hash_waiting(password).await),
             SqlValue::Time(now),
             SqlValue::Time(now),
         ],

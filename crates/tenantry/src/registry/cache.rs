@@ -2,11 +2,16 @@
 //!
 //! Entries live for `ttl` (a safety net for changes made by another process) and are invalidated
 //! explicitly by every registry mutation made through this handle.
+//!
+//! Hosts are answered from one index of every custom domain and subdomain, read in one query: a
+//! name missing from it is unknown without a registry read, so a flood of random `Host` headers
+//! costs no query per name and no memory per name (the index grows with tenants, not requests).
 
 use super::TenantConfig;
 use crate::tenant::TenantCode;
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,13 +36,20 @@ impl Default for CacheSettings {
     }
 }
 
+/// Every custom domain (`d:{host}`) and subdomain (`s:{label}`) → the code of its tenant.
+pub(super) type HostIndex = HashMap<String, TenantCode>;
+
 pub(super) struct TenantCache {
     /// Code → config. `None` entries are not stored: unknown codes always reach the registry, so a
     /// tenant created by another process is found at once.
     configs: Cache<TenantCode, Arc<TenantConfig>>,
-    /// `d:{custom domain}` or `s:{subdomain}` → code, including negative answers (`None`), so an
-    /// unknown host costs one registry read per TTL, not one per request.
-    domains: Cache<String, Option<TenantCode>>,
+    /// The host index (one entry, key `()`): `d:{custom domain}` / `s:{subdomain}` → code.
+    hosts: Cache<(), Arc<HostIndex>>,
+    /// One index load at a time: a cold flood waits for the first load instead of repeating it.
+    /// A tokio lock, held across the load's query and nowhere else (never on a warm request).
+    host_load: tokio::sync::Mutex<()>,
+    /// Bumped by every invalidation, so a load that raced with a change is not stored.
+    generation: AtomicU64,
     /// Lookups answered from memory / from the registry, for metrics (relaxed atomics: counters
     /// only, no ordering with anything else).
     counts: [AtomicU64; 4],
@@ -56,8 +68,10 @@ pub struct CacheStats {
     pub config_hits: u64,
     /// Tenant-config lookups that read the registry.
     pub config_misses: u64,
-    /// Custom-domain and subdomain lookups answered from memory (negative answers included).
+    /// Custom-domain and subdomain lookups answered from the host index in memory (unknown hosts
+    /// included).
     pub domain_hits: u64,
+    /// Lookups that found the host index cold; the index is then read from the registry once.
     pub domain_misses: u64,
 }
 
@@ -68,10 +82,12 @@ impl TenantCache {
                 .max_capacity(settings.max_entries)
                 .time_to_live(settings.ttl)
                 .build(),
-            domains: Cache::builder()
-                .max_capacity(settings.max_entries)
+            hosts: Cache::builder()
+                .max_capacity(1)
                 .time_to_live(settings.ttl)
                 .build(),
+            host_load: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
             counts: Default::default(),
         }
     }
@@ -91,25 +107,49 @@ impl TenantCache {
         self.configs.insert(config.tenant.code.clone(), config);
     }
 
-    pub fn domain(&self, key: &str) -> Option<Option<TenantCode>> {
-        let found = self.domains.get(key);
+    /// The host index when warm (a hit), `None` when it must be read (a miss).
+    pub fn hosts(&self) -> Option<Arc<HostIndex>> {
+        let found = self.hosts.get(&());
         self.count(&found, DOMAIN_HIT, DOMAIN_MISS);
         found
     }
 
-    pub fn put_domain(&self, host: String, code: Option<TenantCode>) {
-        self.domains.insert(host, code);
+    /// Serialises index loads; see [`TenantCache::host_load`].
+    pub async fn lock_host_load(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.host_load.lock().await
     }
 
-    /// Forgets one tenant (and all domain answers, which may name it).
+    /// The index a concurrent load stored while this one waited for the lock (not counted).
+    pub fn hosts_loaded(&self) -> Option<Arc<HostIndex>> {
+        self.hosts.get(&())
+    }
+
+    /// The current generation, read before a load's query.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Stores a loaded index unless a change was made since `generation` was read.
+    pub fn put_hosts(&self, index: Arc<HostIndex>, generation: u64) {
+        if self.generation() == generation {
+            self.hosts.insert((), index);
+        }
+    }
+
+    /// Forgets one tenant (and the host index, which may name it).
     pub fn invalidate(&self, code: &TenantCode) {
         self.configs.invalidate(code);
-        self.domains.invalidate_all();
+        self.forget_hosts();
     }
 
     pub fn clear(&self) {
         self.configs.invalidate_all();
-        self.domains.invalidate_all();
+        self.forget_hosts();
+    }
+
+    fn forget_hosts(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.hosts.invalidate_all();
     }
 
     pub fn stats(&self) -> CacheStats {

@@ -9,6 +9,7 @@ mod cache;
 mod claims;
 mod keys;
 mod owners;
+mod plans;
 mod servers;
 mod tenant_writes;
 mod tenants;
@@ -17,6 +18,7 @@ pub use audit::AuditEntry;
 pub use cache::{CacheSettings, CacheStats};
 pub use claims::DatabaseClaim;
 pub use owners::Owner;
+pub use plans::Plan;
 pub use servers::{DataServer, NewServer};
 pub use tenants::{
     DataSource, NewTenant, PoolSettings, Tenant, TenantConfig, TenantFilter, TenantUpdate,

@@ -3,13 +3,15 @@
 
 use super::servers::parse_uuid;
 use super::{conflict, Registry, RegistryError, Result};
-use crate::{auth, db};
+use crate::auth;
+use crate::db;
+use crate::hashing::HashPool;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Owner {
     pub id: Uuid,
@@ -69,7 +71,7 @@ impl Registry {
             .bind(id.to_string())
             .bind(&email)
             .bind(name)
-            .bind(auth::hash_password(password))
+            .bind(HashPool::shared().hash_waiting(password).await)
             .bind(db::now())
             .execute(self.pool())
             .await
@@ -85,7 +87,24 @@ impl Registry {
     }
 
     /// Checks an owner's credentials; `None` for an unknown email or a wrong password alike.
+    /// Hashing runs on the process's shared [`HashPool`], waiting for a slot as long as it takes;
+    /// the platform's sign-in uses [`Registry::owner_for_login`] and its own bounded pool instead.
     pub async fn verify_owner(&self, email: &str, password: &str) -> Result<Option<Owner>> {
+        let pw = secrecy::SecretString::from(password.to_owned());
+        let pool = HashPool::shared();
+        let Some((owner, hash)) = self.owner_for_login(email).await? else {
+            let _ = pool.burn(&pw).await;
+            return Ok(None);
+        };
+        Ok(pool
+            .verify(&pw, hash)
+            .await
+            .unwrap_or(false)
+            .then_some(owner))
+    }
+
+    /// The owner of `email` and their password hash, for a sign-in to check.
+    pub async fn owner_for_login(&self, email: &str) -> Result<Option<(Owner, String)>> {
         let email = email.trim().to_ascii_lowercase();
         let row = sqlx::query(
             &self.sql("SELECT id, email, name, password_hash FROM owner_users WHERE email = ?"),
@@ -94,14 +113,10 @@ impl Registry {
         .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else {
-            auth::burn_verify_time(password);
             return Ok(None);
         };
         let hash: String = row.try_get("password_hash")?;
-        if !auth::verify_password(password, &hash) {
-            return Ok(None);
-        }
-        owner_from_row(&row).map(Some)
+        Ok(Some((owner_from_row(&row)?, hash)))
     }
 
     pub async fn owner_count(&self) -> Result<i64> {
@@ -142,7 +157,7 @@ impl Registry {
 
     pub async fn set_owner_password(&self, id: Uuid, password: &str) -> Result<()> {
         let done = sqlx::query(&self.sql("UPDATE owner_users SET password_hash = ? WHERE id = ?"))
-            .bind(auth::hash_password(password))
+            .bind(HashPool::shared().hash_waiting(password).await)
             .bind(id.to_string())
             .execute(self.pool())
             .await?;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 /// A registered data server. The admin password stays encrypted in the registry; it is read with
 /// [`Registry::server_admin_password`] only when provisioning needs it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DataServer {
     pub id: Uuid,

@@ -140,11 +140,19 @@ impl Registry {
             )
             .into());
         }
+        if let Some(plan) = &change.plan {
+            self.plan(plan).await?;
+        }
+        let limit = change.rate_limit.unwrap_or(t.rate_limit_override);
+        if let Some(l) = &limit {
+            l.check("rateLimit")?;
+        }
         let now = db::now();
         let mut tx = self.pool().begin().await?;
         sqlx::query(&self.sql(
             "UPDATE tenants SET name = ?, subdomain = ?, plan = ?, region = ?, notes = ?, max_connections = ?, \
-             acquire_timeout_ms = ?, statement_timeout_ms = ?, updated_at = ? WHERE id = ?",
+             acquire_timeout_ms = ?, statement_timeout_ms = ?, rate_limit_rps = ?, rate_limit_burst = ?, \
+             updated_at = ? WHERE id = ?",
         ))
         .bind(name.trim())
         .bind(subdomain.as_ref().map(|s| s.to_string()))
@@ -154,6 +162,8 @@ impl Registry {
         .bind(i64::from(pool.max_connections))
         .bind(pool.acquire_timeout_ms as i64)
         .bind(pool.statement_timeout_ms as i64)
+        .bind(limit.map(|l| i64::from(l.requests_per_second)))
+        .bind(limit.map(|l| i64::from(l.burst)))
         .bind(&now)
         .bind(t.id.to_string())
         .execute(&mut *tx)

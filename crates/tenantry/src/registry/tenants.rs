@@ -1,8 +1,10 @@
 //! Tenants and their custom domains.
 
+use super::cache::HostIndex;
 use super::servers::parse_uuid;
 use super::{Registry, RegistryError, Result};
 use crate::db;
+use crate::limits::RateLimit;
 use crate::tenant::{
     DatabaseName, Engine, HostName, Hosting, Placement, ServerName, Subdomain, TenantCode,
     TenantStatus, TlsMode,
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// Per-tenant pool limits, stored on the tenant row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PoolSettings {
     /// Most connections this tenant's pool opens. Default: 5.
@@ -39,7 +41,7 @@ impl Default for PoolSettings {
 }
 
 /// A tenant as the registry holds it (no secrets).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Tenant {
     pub id: Uuid,
@@ -72,6 +74,10 @@ pub struct Tenant {
     /// one stopped).
     pub provisioning_step: Option<String>,
     pub plan: String,
+    /// The requests/s and burst in force: the override if set, else the plan's.
+    pub rate_limit: RateLimit,
+    /// The tenant's own limits instead of its plan's (`None`: the plan's apply).
+    pub rate_limit_override: Option<RateLimit>,
     pub notes: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -173,6 +179,8 @@ pub struct TenantUpdate {
     pub region: Option<Option<String>>,
     pub notes: Option<Option<String>>,
     pub pool: Option<PoolSettings>,
+    /// `Some(None)` removes the override (the plan's limits apply again).
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 /// Filter and page for [`Registry::list_tenants`].
@@ -190,8 +198,20 @@ const TENANT_SELECT: &str = "SELECT t.id, t.code, t.name, t.subdomain, t.status,
     t.username, t.password_enc, t.hosting, t.region, t.max_connections, t.acquire_timeout_ms, \
     t.statement_timeout_ms, t.schema_version, t.plan, t.notes, t.created_at, t.updated_at, \
     s.host, s.port, s.tls_mode, s.max_connections AS server_max_connections, \
-    t.schema_checksum, t.schema_managed, t.provisioning_step \
-    FROM tenants t JOIN data_servers s ON s.id = t.server_id";
+    t.schema_checksum, t.schema_managed, t.provisioning_step, \
+    t.rate_limit_rps, t.rate_limit_burst, p.requests_per_second AS plan_rps, p.burst AS plan_burst \
+    FROM tenants t JOIN data_servers s ON s.id = t.server_id LEFT JOIN plans p ON p.name = t.plan";
+
+/// Two nullable columns as a limit: both set or none.
+fn limit_from(row: &AnyRow, rps: &str, burst: &str) -> Result<Option<RateLimit>> {
+    let rps: Option<i64> = row.try_get(rps)?;
+    let burst: Option<i64> = row.try_get(burst)?;
+    let clamp = |n: i64| n.clamp(1, 1_000_000) as u32;
+    Ok(rps.zip(burst).map(|(r, b)| RateLimit {
+        requests_per_second: clamp(r),
+        burst: clamp(b),
+    }))
+}
 
 fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
     let text = |c: &str| row.try_get::<String, _>(c);
@@ -224,6 +244,10 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
         schema_managed: row.try_get::<i64, _>("schema_managed")? != 0,
         provisioning_step: row.try_get("provisioning_step")?,
         plan: text("plan")?,
+        rate_limit: limit_from(row, "rate_limit_rps", "rate_limit_burst")?
+            .or(limit_from(row, "plan_rps", "plan_burst")?)
+            .unwrap_or(RateLimit::FALLBACK),
+        rate_limit_override: limit_from(row, "rate_limit_rps", "rate_limit_burst")?,
         notes: row.try_get("notes")?,
         created_at: text("created_at")?,
         updated_at: text("updated_at")?,
@@ -324,42 +348,46 @@ impl Registry {
             .tenant)
     }
 
-    /// The tenant code whose custom domain is exactly `host`, cached (negative answers too).
+    /// The tenant code whose custom domain is exactly `host`, from the host index.
     pub async fn code_for_domain(&self, host: &HostName) -> Result<Option<TenantCode>> {
-        self.cached_code(
-            format!("d:{host}"),
-            "SELECT t.code FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.domain = ?",
-            host.as_str(),
-        )
-        .await
+        Ok(self.host_index().await?.get(&format!("d:{host}")).cloned())
     }
 
-    /// The tenant code whose subdomain is `sub`, cached (negative answers too).
+    /// The tenant code whose subdomain is `sub`, from the host index.
     pub async fn code_for_subdomain(&self, sub: &Subdomain) -> Result<Option<TenantCode>> {
-        self.cached_code(
-            format!("s:{sub}"),
-            "SELECT code FROM tenants WHERE subdomain = ?",
-            sub.as_str(),
-        )
-        .await
+        Ok(self.host_index().await?.get(&format!("s:{sub}")).cloned())
     }
 
-    async fn cached_code(
-        &self,
-        key: String,
-        query: &str,
-        value: &str,
-    ) -> Result<Option<TenantCode>> {
-        if let Some(hit) = self.inner.cache.domain(&key) {
+    /// Every custom domain and subdomain, from memory when warm; else read once (concurrent
+    /// callers wait for that one read).
+    async fn host_index(&self) -> Result<Arc<HostIndex>> {
+        let cache = &self.inner.cache;
+        if let Some(hit) = cache.hosts() {
             return Ok(hit);
         }
-        let code: Option<String> = sqlx::query_scalar(&self.sql(query))
-            .bind(value)
-            .fetch_optional(self.pool())
-            .await?;
-        let code = code.as_deref().map(TenantCode::parse).transpose()?;
-        self.inner.cache.put_domain(key, code.clone());
-        Ok(code)
+        let _load = cache.lock_host_load().await;
+        if let Some(loaded) = cache.hosts_loaded() {
+            return Ok(loaded);
+        }
+        let generation = cache.generation();
+        let domains: Vec<(String, String)> = sqlx::query_as(
+            "SELECT d.domain, t.code FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let subdomains: Vec<(String, String)> =
+            sqlx::query_as("SELECT subdomain, code FROM tenants WHERE subdomain IS NOT NULL")
+                .fetch_all(self.pool())
+                .await?;
+        let mut index = HostIndex::with_capacity(domains.len() + subdomains.len());
+        for (prefix, rows) in [("d", domains), ("s", subdomains)] {
+            for (name, code) in rows {
+                index.insert(format!("{prefix}:{name}"), TenantCode::parse(&code)?);
+            }
+        }
+        let index = Arc::new(index);
+        cache.put_hosts(index.clone(), generation);
+        Ok(index)
     }
 
     /// Lists tenants (tombstones excluded unless `status = deleted` is asked for) with the total.

@@ -11,7 +11,17 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Sent as `Retry-After` (whole seconds, rounded up) on 429 and 503 answers that know when.
+    pub retry_after: Option<std::time::Duration>,
+    /// The tenant database's connection broke or stopped answering mid-request: the tenant layer
+    /// tells the pool manager, whose breaker then checks that server (see [`DatabaseLost`]).
+    lost_connection: bool,
 }
+
+/// Response extension set when a request lost its tenant database connection (I/O error, protocol
+/// error, no answer in time): the tenant layer reports it to the server's circuit breaker.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseLost;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -19,7 +29,27 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+            lost_connection: false,
         }
+    }
+
+    /// A 503 `tenant_database_unavailable` for a request whose tenant database connection broke
+    /// or stopped answering; reported to the server's circuit breaker by the tenant layer.
+    pub fn database_lost(message: impl Into<String>) -> Self {
+        Self {
+            lost_connection: true,
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "tenant_database_unavailable",
+                message,
+            )
+        }
+    }
+    /// Adds a `Retry-After` of `wait` (rounded up to whole seconds, at least 1).
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -63,7 +93,17 @@ impl std::fmt::Display for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let secs = crate::limits::retry_after_secs(wait).max(1);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        if self.lost_connection {
+            response.extensions_mut().insert(DatabaseLost);
+        }
+        response
     }
 }
 
@@ -101,7 +141,16 @@ impl From<crate::pools::PoolError> for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// A connection that broke or timed out mid-request is the database's fault, not ours: 503
+    /// (and a signal for the breaker). Any other query error is a 500 with its cause logged.
     fn from(e: sqlx::Error) -> Self {
-        Self::internal(&e)
+        use sqlx::Error as E;
+        match e {
+            E::Io(_) | E::Protocol(_) | E::Tls(_) | E::PoolTimedOut | E::WorkerCrashed => {
+                tracing::warn!(error = %e, "tenant database connection lost");
+                Self::database_lost("the tenant's database is unavailable; try again later")
+            }
+            other => Self::internal(&other),
+        }
     }
 }

@@ -12,14 +12,20 @@
 //! For logs and metrics, the layer records the tenant's code into the current span's `tenant`
 //! field (the HTTP server's request span declares it) and puts a [`RequestTenant`] into the
 //! response's extensions.
+//!
+//! A tenant request that outlives the pool manager's `request_timeout` (a hung database server
+//! answers nothing, and a server-side statement timeout cannot fire) is answered 503
+//! `tenant_database_unavailable`; that, and a request whose connection broke ([`DatabaseLost`]),
+//! is reported to the data server's circuit breaker, so the server's tenants soon fail fast.
 
 mod error;
 mod extract;
 
-pub use error::ApiError;
+pub use error::{ApiError, DatabaseLost};
 pub use extract::{Tenant, TenantAdmin, TenantDb, TenantPg, TenantUser};
 
 use crate::auth::{Claims, TokenKind, TokenSigner};
+use crate::limits::TenantLimiter;
 use crate::pools::PoolManager;
 use crate::registry::{Registry, TenantConfig};
 use crate::resolve::{self, Explicit, ResolveError};
@@ -30,6 +36,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The services the tenant layer needs; a cheap `Clone`.
 #[derive(Clone)]
@@ -41,6 +48,8 @@ pub struct TenantRouter {
     pub base_domain: Option<HostName>,
     /// Tenant users' statuses (the platform's cache, which its user operations invalidate).
     pub users: UserStatusCache,
+    /// Per-tenant request allowances (the platform's [`crate::platform::Platform::tenant_limits`]).
+    pub limits: TenantLimiter,
 }
 
 /// In a response's extensions: the tenant the request was resolved to (for metrics).
@@ -89,13 +98,49 @@ pub async fn tenant_layer(
         Ok(resolved) => {
             let code = resolved.config.tenant.code.clone();
             tracing::Span::current().record("tenant", code.as_str());
+            let source = resolved.config.source.clone();
+            let resolved_acquire_ms = resolved.config.tenant.pool.acquire_timeout_ms;
             parts.extensions.insert(resolved);
-            let mut response = next.run(Request::from_parts(parts, body)).await;
+            let deadline = tr.pools.settings().request_timeout;
+            let probe_after = Duration::from_millis(resolved_acquire_ms);
+            let run = next.run(Request::from_parts(parts, body));
+            let mut response = match watch(run, deadline, probe_after, &tr.pools, &source).await {
+                Some(response) => response,
+                None => ApiError::database_lost(format!(
+                    "the tenant's database did not answer within {deadline:?}"
+                ))
+                .into_response(),
+            };
+            if response.extensions().get::<DatabaseLost>().is_some() {
+                tr.pools
+                    .report_failure(source.server_id, &source.server_key());
+            }
             response.extensions_mut().insert(RequestTenant(code));
             response
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// Runs a tenant request for at most `deadline` (`None` past it). A request still running after
+/// `probe_after` (the tenant's acquire timeout) has the server probed in the background with a
+/// fresh connection, so a hung server's circuit opens without waiting for the deadline.
+async fn watch(
+    run: impl std::future::Future<Output = Response>,
+    deadline: Duration,
+    probe_after: Duration,
+    pools: &PoolManager,
+    source: &crate::registry::DataSource,
+) -> Option<Response> {
+    let started = tokio::time::Instant::now();
+    tokio::pin!(run);
+    if probe_after < deadline {
+        match tokio::time::timeout(probe_after, &mut run).await {
+            Ok(response) => return Some(response),
+            Err(_) => pools.probe(source, probe_after),
+        }
+    }
+    tokio::time::timeout_at(started + deadline, run).await.ok()
 }
 
 #[tracing::instrument(name = "resolve", skip_all)]
@@ -127,6 +172,7 @@ async fn resolve_request(
         ApiError::not_found("tenant_not_found", format!("tenant {code} does not exist"))
     })?;
     check_status(&config)?;
+    check_rate(&tr.limits, &config)?;
     if let Some(c) = claims.as_ref().filter(|c| c.kind == TokenKind::Tenant) {
         if c.tid != Some(config.tenant.id) {
             return Err(ApiError::new(
@@ -152,6 +198,20 @@ fn resolve_error(e: ResolveError) -> ApiError {
         }
         ResolveError::Registry(r) => r.into(),
     }
+}
+
+/// Takes one request of the tenant's allowance; 429 `rate_limited` with `Retry-After` past it.
+/// Only this tenant's allowance is touched, so its flood costs other tenants nothing here.
+pub fn check_rate(limits: &TenantLimiter, config: &TenantConfig) -> Result<(), ApiError> {
+    let t = &config.tenant;
+    limits.check(t.id, t.rate_limit).map_err(|wait| {
+        let limit = t.rate_limit;
+        let message = format!(
+            "tenant {} is over its rate limit ({} requests/s, burst {}); retry later",
+            t.code, limit.requests_per_second, limit.burst
+        );
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with_retry_after(wait)
+    })
 }
 
 /// Maps a tenant's status to the answer of `DESIGN.md`: only `active` passes.

@@ -19,7 +19,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// A tenant user as the API shows it (never the password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: i64,

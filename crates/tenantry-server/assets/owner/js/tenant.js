@@ -1,8 +1,9 @@
 // One tenant: details, stats, live health, files, backups and its audit rows.
 
 import { api, ApiError, describe, download, query } from './api.js';
-import { badge, fill, fmtBytes, fmtMs, fmtNumber, fmtTime, h, location, table } from './dom.js';
-import { actionButtons } from './tenant_actions.js';
+import { badge, fill, fmtBytes, fmtMs, fmtNumber, fmtTime, h, location, table, toast } from './dom.js';
+import { actionButtons, finished } from './tenant_actions.js';
+import { field, formDialog } from './dialog.js';
 import { AUDIT_COLUMNS, auditRow } from './audit.js';
 
 const NOT_AVAILABLE = 'Not available on this server yet.';
@@ -148,15 +149,58 @@ async function loadBackups(base, body, t) {
     fill(status, describe('download a backup', err));
     status.hidden = false;
   });
-  const rows = list.map((b) => h('tr', {},
+  const store = async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      const stored = await api('POST', `${base}/backups`);
+      toast(`Backup ${stored.file} stored.`);
+      loadBackups(base, body, t);
+    } catch (err) {
+      fill(status, describe('store a backup', err));
+      status.hidden = false;
+      button.disabled = false;
+    }
+  };
+  const rows = list.map((b) => h('tr', { 'data-file': b.file },
     h('td', { class: 'mono' }, b.name || b.file || b.path || b.id || '—'),
     h('td', {}, fmtTime(b.createdAt || b.at || b.time)),
-    h('td', { class: 'num' }, fmtBytes(b.size ?? b.bytes))));
+    h('td', { class: 'num' }, fmtBytes(b.archiveSize ?? b.size ?? b.bytes)),
+    h('td', {}, b.file && h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'restore-into',
+      onclick: () => restoreInto(base, t, b) }, 'Restore as new tenant'))));
   fill(body,
-    table('backups-table', [{ label: 'Backup' }, { label: 'Taken' }, { label: 'Size', class: 'num' }], rows,
+    table('backups-table', [{ label: 'Backup' }, { label: 'Taken' }, { label: 'Size', class: 'num' }, { label: '' }], rows,
       `${t.code} has no backups yet.`),
-    h('div', { class: 'actions' }, h('button', { class: 'btn btn-small', type: 'button', onclick: get }, 'Download a new backup')),
+    h('div', { class: 'actions' },
+      h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'store-backup', onclick: store }, 'Store a backup'),
+      h('button', { class: 'btn btn-small', type: 'button', onclick: get }, 'Download a new backup')),
     status);
+}
+
+/** "Restore as new tenant": builds tenant NEWCODE from stored backup `b` (a job), then opens it. */
+function restoreInto(base, t, b) {
+  const code = field('New code', { name: 'into', required: true, pattern: '[A-Z0-9][A-Z0-9_\\-]{1,31}',
+    placeholder: `${t.code}2`, autocomplete: 'off', maxlength: 32 }, 'A code no tenant has; 2–32 of A–Z, 0–9, _ and -');
+  code.querySelector('input').addEventListener('input', (e) => { e.target.value = e.target.value.toUpperCase(); });
+  formDialog({
+    id: 'restore-into',
+    title: `Restore ${t.code} as a new tenant`,
+    intro: `Creates a new tenant from ${b.file} (taken ${fmtTime(b.createdAt)}): its own database on the same server, `
+      + `with the backup's rows and files. ${t.code} is not changed.`,
+    action: 'restore the backup',
+    submitLabel: 'Restore',
+    busyLabel: 'Restoring…',
+    fields: [code],
+    submit: async (form) => {
+      const into = form.elements.into.value.trim();
+      const answer = await api('POST', `${base}/backups/${encodeURIComponent(b.file)}/restore`, { into });
+      const job = await finished(answer.job, form.querySelector('[data-role=submit]'), 'Restoring…');
+      if (job.status !== 'succeeded') throw new ApiError(502, 'backup_failed', job.error || 'the restore failed');
+      const restored = job.items[0].tenant;
+      toast(`Tenant ${restored.code} restored from ${t.code}'s backup.`);
+      window.location.hash = `#/tenants/${encodeURIComponent(restored.code)}`;
+    },
+  });
 }
 
 async function loadAudit(t, body) {

@@ -44,13 +44,13 @@ export async function createTenant(done) {
   });
 }
 
-/** Polls a provisioning job until it has finished (it runs on the server whatever happens here),
- * showing its last step on `button`; resolves to the job's report. */
-async function finished(id, button) {
+/** Polls a job (provisioning, restore) until it has finished (it runs on the server whatever
+ * happens here), showing its last step on `button`; resolves to the job's report. */
+export async function finished(id, button, busy = 'Provisioning…') {
   for (;;) {
     const job = await api('GET', `/api/admin/jobs/${encodeURIComponent(id)}`);
     if (job.status !== 'running') return job;
-    if (button && job.step) button.textContent = `Provisioning… (${job.step} done)`;
+    if (button && job.step) button.textContent = `${busy} (${job.step} done)`;
     await new Promise((resolve) => { setTimeout(resolve, 250); });
   }
 }
