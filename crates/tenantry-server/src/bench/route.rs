@@ -17,9 +17,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tenantry::platform::{Actor, Platform, ProvisionRequest, ServerRef};
+use tenantry::limits::RateLimit;
+use tenantry::platform::{Actor, Platform, ProvisionRequest, ServerRef, TenantRef};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
-use tenantry::registry::DataServer;
+use tenantry::registry::{DataServer, TenantUpdate};
 use tenantry::tenant::{Engine, Placement, TenantCode};
 
 /// tenantry's throughput must be at least this share of the baseline's.
@@ -159,6 +160,17 @@ async fn provision(
             job.wait(|_| {})
                 .await
                 .with_context(|| format!("provisioning {code}"))?;
+            // The baseline has no rate limit: neither may tenantry's plans answer the load.
+            let unlimited = RateLimit {
+                requests_per_second: 1_000_000,
+                burst: 1_000_000,
+            };
+            let change = TenantUpdate {
+                rate_limit: Some(Some(unlimited)),
+                ..TenantUpdate::default()
+            };
+            let r = TenantRef::Code(code.clone());
+            platform.update(&Actor::System, &r, change).await?;
             let config = platform
                 .registry()
                 .tenant_config(&code)
