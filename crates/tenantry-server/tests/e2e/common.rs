@@ -492,6 +492,48 @@ pub fn tenantry_cmd(data_dir: &std::path::Path) -> std::process::Command {
     c
 }
 
+/// Starts `tenantry serve` from `cmd` (a [`tenantry_cmd`] with its environment and stderr set) on
+/// a free port: the process and the address it said it listens on.
+pub fn serve(mut cmd: std::process::Command) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("tenantry listening on http://")
+        .unwrap_or_else(|| panic!("serve said {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+/// One call to a server at `addr` (a spawned `tenantry serve`): status and JSON body (`Null` when
+/// empty).
+pub async fn call_at(
+    addr: &str,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut rq = reqwest::Client::new().request(method, format!("http://{addr}{path}"));
+    if let Some(t) = token {
+        rq = rq.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        rq = rq.json(&b);
+    }
+    let resp = rq.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
 /// The `tenantry` binary on `data_dir` as CLI user `user` (the audit log's `cli:{user}`).
 pub fn as_user(data_dir: &std::path::Path, user: &str) -> std::process::Command {
     let mut c = tenantry_cmd(data_dir);

@@ -2,13 +2,12 @@
 //! a client that goes away stops nothing; a job is followed through `/api/admin/jobs/{id}`; a
 //! restart resumes or fails unfinished provisionings visibly.
 
-use crate::common::{error_code, On, TestApp, PASSWORD};
+use crate::common::{call_at as call, error_code, tenantry_cmd, On, TestApp, PASSWORD};
 use crate::first_start::{init, OWNER_PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use tenantry::registry::NewServer;
 use tenantry::tenant::{Engine, Hosting, TenantCode, TenantStatus, TlsMode};
@@ -219,42 +218,9 @@ async fn job_endpoints_need_an_owner_token_and_an_unknown_job_is_404() {
 
 /// `tenantry serve` on `data` (port 0): the process and its address; stderr goes to `log`.
 fn serve(data: &Path, log: &Path) -> (Child, String) {
-    let mut child = crate::common::tenantry_cmd(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("tenantry listening on http://")
-        .unwrap_or_else(|| panic!("serve said {line:?}"))
-        .to_owned();
-    (child, addr)
-}
-
-/// One call to a spawned server.
-async fn call(
-    addr: &str,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut rq = reqwest::Client::new().request(method, format!("http://{addr}{path}"));
-    if let Some(t) = token {
-        rq = rq.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        rq = rq.json(&b);
-    }
-    let resp = rq.send().await.unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let mut cmd = tenantry_cmd(data);
+    cmd.stderr(std::fs::File::create(log).unwrap());
+    crate::common::serve(cmd)
 }
 
 async fn owner_token(addr: &str) -> String {

@@ -9,32 +9,18 @@ use crate::common::{mariadb_user_for_database, tenantry_cmd};
 use crate::first_start::{init, open, OWNER_PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use tenantry::tenant::TenantCode;
 use tenantry_testkit::{shared_mariadb, shared_pg, unique_name};
 
 /// `tenantry serve` on `data` at debug level (every library log line), stderr into `log`.
 fn serve(data: &Path, log: &Path) -> (Child, String) {
-    let mut child = tenantry_cmd(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TENANTRY_LOG", "debug")
+    let mut cmd = tenantry_cmd(data);
+    cmd.env("TENANTRY_LOG", "debug")
         .env("TENANTRY_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("tenantry listening on http://")
-        .unwrap_or_else(|| panic!("serve said {line:?}"))
-        .to_owned();
-    (child, addr)
+        .stderr(std::fs::File::create(log).unwrap());
+    crate::common::serve(cmd)
 }
 
 /// Sends requests to the spawned server and keeps every answer's text.

@@ -1,9 +1,9 @@
 //! Graceful shutdown of the real binary: SIGTERM drains requests in flight, the process exits 0,
 //! and a restart on the same (SQLite, WAL) registry serves at once with nothing lost.
 
+use crate::common::{call_at as call, tenantry_cmd};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+use serde_json::json;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -12,41 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// `tenantry serve` on `data` (port 0): the process and its address.
 fn serve(data: &Path) -> (Child, String) {
-    let mut child = crate::common::tenantry_cmd(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("tenantry listening on http://")
-        .unwrap_or_else(|| panic!("serve said {line:?}"))
-        .to_owned();
-    (child, addr)
-}
-
-async fn call(
-    addr: &str,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut rq = reqwest::Client::new().request(method, format!("http://{addr}{path}"));
-    if let Some(t) = token {
-        rq = rq.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        rq = rq.json(&b);
-    }
-    let resp = rq.send().await.unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let mut cmd = tenantry_cmd(data);
+    cmd.stderr(Stdio::null());
+    crate::common::serve(cmd)
 }
 
 async fn login(addr: &str) -> String {
