@@ -150,10 +150,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             let run = bench::route::measure(&server.describe(), &options).await;
             server.stop().await;
             let run = run?;
-            match json {
-                true => println!("{}", serde_json::to_string_pretty(&run)?),
-                false => print!("{}", bench::route::render(&run)),
-            }
+            show(json, run.as_slice(), bench::route::render)?;
         }
         BenchCommand::Scale {
             tenants,
@@ -181,10 +178,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             let run = bench::scale::measure(&server.describe(), &options).await;
             server.stop().await;
             let run = run?;
-            match json {
-                true => println!("{}", serde_json::to_string_pretty(&run)?),
-                false => print!("{}", bench::scale::render(&run)),
-            }
+            show(json, &run, bench::scale::render)?;
         }
         BenchCommand::LoginFlood {
             logins,
@@ -206,10 +200,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 "bench login-flood: {logins} wrong-password sign-ins, then a rate-limit flood…"
             );
             let run = bench::login_flood::measure(&opts).await?;
-            match json {
-                true => println!("{}", serde_json::to_string_pretty(&run)?),
-                false => print!("{}", bench::login_flood::render(&run)),
-            }
+            show(json, &run, bench::login_flood::render)?;
         }
         BenchCommand::Faults { phase_secs, json } => {
             eprintln!("bench faults: starting two throwaway PostgreSQL servers…");
@@ -229,10 +220,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             ours.stop().await;
             let _ = tokio::task::spawn_blocking(move || drop(customer)).await;
             let run = run?;
-            match json {
-                true => println!("{}", serde_json::to_string_pretty(&run)?),
-                false => print!("{}", bench::faults::render(&run)),
-            }
+            show(json, &run, bench::faults::render)?;
         }
     }
     Ok(())
@@ -314,4 +302,17 @@ impl Throwaway {
     async fn stop(self) {
         let _ = tokio::task::spawn_blocking(move || drop(self)).await;
     }
+}
+
+/// Prints one bench's result: pretty JSON with `--json`, else its table.
+fn show<T: serde::Serialize + ?Sized>(
+    json: bool,
+    run: &T,
+    render: fn(&T) -> String,
+) -> anyhow::Result<()> {
+    match json {
+        true => println!("{}", serde_json::to_string_pretty(run)?),
+        false => print!("{}", render(run)),
+    }
+    Ok(())
 }
