@@ -174,7 +174,9 @@ impl PoolManager {
                     retried = true;
                 }
                 Ok(Err(DeadpoolError::Backend(e))) => {
-                    if matches!(e, PoolError::Connect { .. }) {
+                    // A refused login is this tenant's credentials, not its server being down:
+                    // it must not make the server's other tenants fail fast.
+                    if matches!(&e, PoolError::Connect { source, .. } if !login_refused(source)) {
                         breakers.failure(server.server_id, &server.server_key());
                     }
                     return Err(e);
@@ -418,4 +420,13 @@ fn spawn_housekeeping(inner: Weak<Inner>) {
             }
         }
     });
+}
+
+/// Whether the server answered a connection attempt with "invalid authorization" (SQLSTATE class
+/// 28: PostgreSQL 28P01/28000, MySQL/MariaDB 1045 as 28000): the server is up.
+fn login_refused(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("28")),
+        _ => false,
+    }
 }
