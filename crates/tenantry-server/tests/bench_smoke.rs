@@ -137,6 +137,7 @@ async fn scale_bench_serves_more_tenants_than_pools_within_the_budget() {
         budget: 10,
         requests: 300,
         concurrency: 3,
+        rate: 0.0,
         zipf: 1.0,
     };
     let report = bench::scale::measure(&server, &options).await;
@@ -149,7 +150,10 @@ async fn scale_bench_serves_more_tenants_than_pools_within_the_budget() {
         "{out}"
     );
     assert_eq!(report.errors, 0, "{out}");
+    // Two passes of 300: the closed loop's finds the throughput, the paced one's latencies count.
+    assert_eq!(report.requests, 600, "{out}");
     assert_eq!(report.warm_requests + report.cold_requests, 300, "{out}");
+    assert!(report.paced_rate > 0.0, "{out}");
     assert!(
         report.pools_evicted > 0,
         "24 tenants in 6 pools must evict:\n{out}"

@@ -15,9 +15,10 @@ use std::time::Duration;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What `migrate --all` does.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FleetOptions {
-    /// Tenants migrated at once. Default: 8.
+    /// Tenants migrated at once on each data server (servers run side by side). Default: 0, which
+    /// picks [`auto_concurrency`] from the machine's cores.
     pub concurrency: usize,
     /// Report what would be migrated; change nothing.
     pub dry_run: bool,
@@ -26,17 +27,6 @@ pub struct FleetOptions {
     /// Open every tenant database and let the migrator verify the checksums of what was applied,
     /// even when the registry's mirror says the tenant is current. Default: false.
     pub verify: bool,
-}
-
-impl Default for FleetOptions {
-    fn default() -> Self {
-        Self {
-            concurrency: 8,
-            dry_run: false,
-            only: Vec::new(),
-            verify: false,
-        }
-    }
 }
 
 /// The result for one tenant.
@@ -61,6 +51,24 @@ pub enum Outcome {
     Failed {
         reason: String,
     },
+}
+
+/// Tenants migrated at once per data server when none is asked for: two per core (a migration
+/// mostly waits on its server), at least 4 and at most 16, so one server is not flooded with
+/// connections while another sits idle (each server gets its own bound).
+pub fn auto_concurrency() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 2).clamp(4, 16)
+}
+
+impl FleetOptions {
+    /// The per-server bound this run uses.
+    pub fn per_server(&self) -> usize {
+        match self.concurrency {
+            0 => auto_concurrency(),
+            n => n,
+        }
+    }
 }
 
 impl Outcome {
@@ -97,12 +105,27 @@ pub async fn migrate_fleet(
 ) -> Result<Vec<(TenantCode, Outcome)>, RegistryError> {
     let _ = pools; // Migrations use connections of their own, never a tenant's pool.
     let tenants = fleet(registry, &options.only).await?;
-    let mut results: Vec<(TenantCode, Outcome)> = futures::stream::iter(tenants)
-        .map(|config| async move {
-            let outcome = migrate_one(registry, &config, options).await;
-            (config.tenant.code.clone(), outcome)
-        })
-        .buffer_unordered(options.concurrency.max(1))
+    // One bounded stream per data server, all servers at once: a slow server does not hold up
+    // the others, and none gets more than `per_server` migration connections.
+    let mut by_server: std::collections::BTreeMap<uuid::Uuid, Vec<TenantConfig>> =
+        Default::default();
+    for config in tenants {
+        by_server
+            .entry(config.source.server_id)
+            .or_default()
+            .push(config);
+    }
+    let per_server = options.per_server();
+    let streams = by_server.into_values().map(|group| {
+        futures::stream::iter(group)
+            .map(|config| async move {
+                let outcome = migrate_one(registry, &config, options).await;
+                (config.tenant.code.clone(), outcome)
+            })
+            .buffer_unordered(per_server)
+            .boxed()
+    });
+    let mut results: Vec<(TenantCode, Outcome)> = futures::stream::select_all(streams)
         .inspect(|(code, outcome)| progress(code, outcome))
         .collect()
         .await;

@@ -65,7 +65,7 @@ impl Default for Options {
             flood_secs: 5,
             flood_rps: 500,
             hash_threads: 0,
-            samples: 200,
+            samples: 1_000,
         }
     }
 }
@@ -256,7 +256,10 @@ pub async fn measure(opts: &Options) -> anyhow::Result<Run> {
 
 /// A platform on a fresh SQLite registry whose sign-in throttle lets every flood attempt through
 /// to the hashing pool (default pool settings: as many hashes at once as cores).
-async fn platform(scratch: &ScratchDir, hash_threads: usize) -> anyhow::Result<Platform> {
+pub(super) async fn platform(
+    scratch: &ScratchDir,
+    hash_threads: usize,
+) -> anyhow::Result<Platform> {
     let url = format!("sqlite://{}/registry.db", scratch.path().display());
     let key = MasterKey::generate();
     let signer = TokenSigner::new(&key, Duration::from_secs(3600));

@@ -10,10 +10,12 @@ pub mod faults;
 mod fleet;
 pub mod load;
 pub mod login_flood;
+pub mod memory;
 pub mod migrate;
 pub mod provision;
 pub mod route;
 pub mod scale;
+mod zipf;
 
 use anyhow::Context;
 use secrecy::SecretString;

@@ -3,16 +3,13 @@
 //! `GET /api/tickets` traffic through the whole tenantry stack. Reports warm and cold latency, pool
 //! churn, peak server connections, process RSS and registry queries per warm request.
 
-use super::fleet::{self, Fleet, ScaleTenant};
+use super::fleet::{self, Fleet};
 use super::load::{Conn, Target};
-use super::{percentile, scratch_platform, yes_no, BenchServer, ScratchDir};
+use super::{percentile, scratch_platform, yes_no, zipf, BenchServer, ScratchDir};
 use crate::app::App;
 use crate::cli::table;
-use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
 use tenantry::registry::Registry;
@@ -32,8 +29,13 @@ pub struct ScaleOptions {
     pub databases: usize,
     pub max_pools: u64,
     pub budget: usize,
+    /// Requests of each pass (closed loop, then paced).
     pub requests: usize,
+    /// Clients of the closed-loop pass (the paced pass uses twice as many, so a slow answer
+    /// does not hold the next due request back).
     pub concurrency: usize,
+    /// Requests per second of the paced pass; 0: half the closed-loop throughput.
+    pub rate: f64,
     /// Zipf exponent of the tenant popularity.
     pub zipf: f64,
 }
@@ -46,7 +48,13 @@ pub struct ScaleReport {
     pub setup_seconds: f64,
     pub requests: usize,
     pub errors: usize,
+    /// Throughput of the closed-loop pass, and its latencies (queueing behind the other clients
+    /// included: shown, not judged).
     pub per_second: f64,
+    pub saturated_p50_ms: f64,
+    pub saturated_p99_ms: f64,
+    /// Offered load of the paced pass; the warm and cold figures are that pass's.
+    pub paced_rate: f64,
     pub warm_requests: usize,
     pub warm_p50_ms: f64,
     pub warm_p99_ms: f64,
@@ -95,8 +103,27 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
         },
     ));
     let sampler = fleet::PgSampler::start(pg).await?;
-    eprintln!("bench scale: {} Zipf requests…", options.requests);
-    let run = zipf_run(addr, &fleet, &pools, options).await?;
+    let n = fleet.tenants.len();
+    eprintln!(
+        "bench scale: {} Zipf requests, closed loop…",
+        options.requests
+    );
+    let closed_seq = zipf::sequence(n, options.zipf, options.requests, 9);
+    let closed = zipf::run(addr, &fleet, &pools, closed_seq, options.concurrency, None).await?;
+    let rate = if options.rate > 0.0 {
+        options.rate
+    } else {
+        (closed.per_second() / 2.0).max(1.0)
+    };
+    eprintln!(
+        "bench scale: {} Zipf requests paced at {rate:.0}/s…",
+        options.requests
+    );
+    let paced_seq = zipf::sequence(n, options.zipf, options.requests, 10);
+    let workers = options.concurrency * 2;
+    let run = zipf::run(addr, &fleet, &pools, paced_seq, workers, Some(rate)).await?;
+    let mut saturated: Vec<Duration> = closed.warm.iter().chain(&closed.cold).copied().collect();
+    saturated.sort_unstable();
     let per_warm = warm_registry_queries(addr, &fleet, &pools, &registry).await?;
     let peak_pg = sampler.stop().await;
     let stats = pools.stats();
@@ -115,9 +142,12 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
         pg_tenants: fleet.pg,
         sqlite_tenants: fleet.tenants.len() - fleet.pg,
         setup_seconds: setup.as_secs_f64(),
-        requests: options.requests,
-        errors: run.errors,
-        per_second: (run.warm.len() + run.cold.len()) as f64 / run.elapsed.as_secs_f64(),
+        requests: options.requests * 2,
+        errors: closed.errors + run.errors,
+        per_second: closed.per_second(),
+        saturated_p50_ms: ms(&saturated, 0.5),
+        saturated_p99_ms: ms(&saturated, 0.99),
+        paced_rate: rate,
         warm_requests: run.warm.len(),
         warm_p50_ms: ms(&run.warm, 0.5),
         warm_p99_ms: ms(&run.warm, 0.99),
@@ -133,96 +163,6 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
         rss_mib,
         registry_queries_per_warm_request: per_warm,
     })
-}
-
-struct ZipfRun {
-    warm: Vec<Duration>,
-    cold: Vec<Duration>,
-    errors: usize,
-    elapsed: Duration,
-}
-
-/// Tenant ranks drawn from a Zipf distribution (rank `k` with weight `1 / k^s`), seeded.
-fn zipf_sequence(n: usize, s: f64, len: usize) -> Vec<usize> {
-    let mut cdf = Vec::with_capacity(n);
-    let mut sum = 0.0;
-    for k in 1..=n {
-        sum += 1.0 / (k as f64).powf(s);
-        cdf.push(sum);
-    }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
-    (0..len)
-        .map(|_| {
-            let u = rng.gen::<f64>() * sum;
-            cdf.partition_point(|&c| c < u).min(n - 1)
-        })
-        .collect()
-}
-
-/// The Zipf pass: a request is *cold* when its tenant had no pool when it was sent.
-async fn zipf_run(
-    addr: SocketAddr,
-    fleet: &Fleet,
-    pools: &PoolManager,
-    o: &ScaleOptions,
-) -> anyhow::Result<ZipfRun> {
-    let sequence: Arc<[usize]> = zipf_sequence(fleet.tenants.len(), o.zipf, o.requests).into();
-    let next = Arc::new(AtomicUsize::new(0));
-    let tenants: Arc<[ScaleTenant]> = fleet.tenants.clone().into();
-    let started = Instant::now();
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..o.concurrency {
-        let (sequence, next, tenants, pools) = (
-            sequence.clone(),
-            next.clone(),
-            tenants.clone(),
-            pools.clone(),
-        );
-        workers.spawn(async move {
-            let mut conn = Conn::open(addr).await?;
-            let (mut warm, mut cold, mut errors) = (Vec::new(), Vec::new(), 0);
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&rank) = sequence.get(i) else { break };
-                let t = &tenants[rank];
-                let was_cold = !pools.has_pool(t.id);
-                let sent = Instant::now();
-                match conn.get(&t.target.path, &t.target.token).await {
-                    Ok((s, _)) if s.is_success() => {
-                        if was_cold { &mut cold } else { &mut warm }.push(sent.elapsed())
-                    }
-                    Ok((s, body)) => {
-                        if errors == 0 {
-                            eprintln!("bench scale: {s}: {}", String::from_utf8_lossy(&body));
-                        }
-                        errors += 1;
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        eprintln!("bench scale: {e}");
-                        conn = Conn::open(addr).await?;
-                    }
-                }
-            }
-            anyhow::Ok((warm, cold, errors))
-        });
-    }
-    let mut run = ZipfRun {
-        warm: Vec::new(),
-        cold: Vec::new(),
-        errors: 0,
-        elapsed: Duration::ZERO,
-    };
-    while let Some(done) = workers.join_next().await {
-        let (w, c, e) = done??;
-        run.warm.extend(w);
-        run.cold.extend(c);
-        run.errors += e;
-    }
-    run.elapsed = started.elapsed();
-    run.warm.sort_unstable();
-    run.cold.sort_unstable();
-    Ok(run)
 }
 
 /// Registry queries per request over tenants whose pools are open (up to 100 of them).
@@ -288,7 +228,19 @@ pub fn render(r: &ScaleReport) -> String {
             "",
             Some(r.errors == 0),
         ),
-        row("req/s", format!("{:.0}", r.per_second), "", None),
+        row(
+            "closed loop: req/s",
+            format!("{:.0}", r.per_second),
+            "",
+            None,
+        ),
+        row(
+            "closed loop: p50 / p99 ms",
+            format!("{:.2} / {:.2}", r.saturated_p50_ms, r.saturated_p99_ms),
+            "(queueing)",
+            None,
+        ),
+        row("paced at req/s", format!("{:.0}", r.paced_rate), "", None),
         row("warm p50 ms", format!("{:.2}", r.warm_p50_ms), "", None),
         row(
             "warm p99 ms",

@@ -29,8 +29,8 @@ pub enum BenchCommand {
         /// Tenant databases in the fleet.
         #[arg(long, default_value_t = 200)]
         tenants: usize,
-        /// Tenants migrated at once.
-        #[arg(long, default_value_t = 8)]
+        /// Tenants migrated at once (0: the default of `migrate --all`, two per core).
+        #[arg(long, default_value_t = 0)]
         concurrency: usize,
     },
     /// `GET /api/tickets` through tenantry vs a hand-written axum + sqlx service, side by side.
@@ -65,8 +65,13 @@ pub enum BenchCommand {
         budget: usize,
         #[arg(long, default_value_t = 20_000)]
         requests: usize,
+        /// Clients of the closed-loop pass (the paced pass uses twice as many).
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Requests per second of the paced pass, whose latencies are judged (0: half the
+        /// closed-loop throughput).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
         /// Zipf exponent of tenant popularity.
         #[arg(long, default_value_t = 1.0)]
         zipf: f64,
@@ -91,6 +96,16 @@ pub enum BenchCommand {
         /// Password hashes at once (0: the default, as in `[hashing] max_concurrent`).
         #[arg(long, default_value_t = 0)]
         hash_threads: usize,
+        /// Print the measurements as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Provision PostgreSQL tenants on a serving process, sign in to each and read its tickets;
+    /// the process's resident memory at every stage.
+    Memory {
+        /// Tenants provisioned and served.
+        #[arg(long, default_value_t = 100)]
+        tenants: usize,
         /// Print the measurements as JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -132,7 +147,12 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             let server = Throwaway::start(Engine::Postgres).await?;
             let runs = bench::migrate::measure(&server.describe(), tenants, concurrency).await;
             server.stop().await;
-            print!("{}", bench::migrate::render(&runs?, concurrency));
+            let shown = tenantry::fleet::FleetOptions {
+                concurrency,
+                ..Default::default()
+            }
+            .per_server();
+            print!("{}", bench::migrate::render(&runs?, shown));
         }
         BenchCommand::Route {
             tenants,
@@ -160,6 +180,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             budget,
             requests,
             concurrency,
+            rate,
             zipf,
             json,
         } => {
@@ -173,6 +194,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 budget,
                 requests,
                 concurrency,
+                rate,
                 zipf,
             };
             let run = bench::scale::measure(&server.describe(), &options).await;
@@ -201,6 +223,13 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             );
             let run = bench::login_flood::measure(&opts).await?;
             show(json, &run, bench::login_flood::render)?;
+        }
+        BenchCommand::Memory { tenants, json } => {
+            eprintln!("bench memory: starting a throwaway PostgreSQL server…");
+            let server = Throwaway::start(Engine::Postgres).await?;
+            let run = bench::memory::measure(&server.describe(), tenants).await;
+            server.stop().await;
+            show(json, &run?, bench::memory::render)?;
         }
         BenchCommand::Faults { phase_secs, json } => {
             eprintln!("bench faults: starting two throwaway PostgreSQL servers…");

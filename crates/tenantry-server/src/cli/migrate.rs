@@ -16,8 +16,8 @@ pub struct MigrateArgs {
     /// Migrate every tenant (or those named with --only).
     #[arg(long)]
     pub all: bool,
-    /// Tenants migrated at once.
-    #[arg(long, default_value_t = 8)]
+    /// Tenants migrated at once on each data server (0: two per core, from 4 to 16).
+    #[arg(long, default_value_t = 0)]
     pub concurrency: usize,
     /// Show what would be migrated; change nothing.
     #[arg(long)]
