@@ -6,9 +6,10 @@
 //!    addresses). Resident memory before, at the peak (sampled every 10 ms) and after; tenant
 //!    `OTHER`'s `GET /api/tickets` p50/p99 before vs during.
 //! 2. **Rate-limit flood**: tenant `NOISY` (rate limit 50/s, burst 100) sends `flood_rps`
-//!    requests a second (10× its limit by default) from `concurrency` clients for `flood_secs`;
-//!    `OTHER`'s p50/p99 before vs during (`OTHER` has an override far above what one sequential
-//!    client reaches). The flood is paced: an unpaced one would measure this process's load
+//!    requests a second (10× its limit by default) from `concurrency` clients, in `flood_secs`
+//!    rounds of one quiet second then one flooded second (so both halves see the same background
+//!    load of a shared machine); `OTHER`'s p50/p99 in the quiet vs the flooded seconds (`OTHER`
+//!    has an override far above what one sequential client reaches). The flood is paced: an unpaced one would measure this process's load
 //!    generator saturating the CPU it shares with the server, not the server's isolation.
 //!
 //! RSS is this process's: the server and its load generator share it (the client side is a few
@@ -47,7 +48,7 @@ pub const P99_RATIO_TARGET: f64 = 1.2;
 pub struct Options {
     pub logins: usize,
     pub concurrency: usize,
-    /// Length of the rate-limit flood.
+    /// Rounds of the rate-limit flood (one quiet second, one flooded second each).
     pub flood_secs: u64,
     /// Requests per second NOISY sends during the rate-limit flood.
     pub flood_rps: u64,
@@ -62,7 +63,7 @@ impl Default for Options {
         Self {
             logins: 1_000,
             concurrency: 16,
-            flood_secs: 5,
+            flood_secs: 8,
             flood_rps: 500,
             hash_threads: 0,
             samples: 1_000,
@@ -200,13 +201,57 @@ pub async fn measure(opts: &Options) -> anyhow::Result<Run> {
     let rss_after = rss_kib();
     let other_during_login_flood = Latency::of(during);
 
-    // 2. Rate-limit flood.
-    let other_before_rate_flood = Latency::of(http.series(&other, opts.samples).await?);
-    let until = Instant::now() + Duration::from_secs(opts.flood_secs.max(1));
+    // 2. Rate-limit flood, in rounds: one second quiet, one second flooded, `flood_secs`
+    //    times, so "before" and "during" see the same background load of a shared machine.
     let counts = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
-    let flooders: Vec<_> = (0..opts.concurrency)
+    let (mut quiet, mut flooded) = (Vec::new(), Vec::new());
+    for _ in 0..opts.flood_secs.max(1) {
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until {
+            quiet.extend(http.series(&other, 10).await?);
+        }
+        let until = Instant::now() + Duration::from_secs(1);
+        let flooders = rate_flood(&http, &noisy, opts, until, &counts);
+        while Instant::now() < until {
+            flooded.extend(http.series(&other, 10).await?);
+        }
+        for f in flooders {
+            f.await??;
+        }
+    }
+    let _ = stop.send(());
+    let _ = serving.await;
+    Ok(Run {
+        logins: opts.logins,
+        concurrency: opts.concurrency,
+        hash_pool,
+        login_answers,
+        login_seconds,
+        rss_before_mib: rss_before as f64 / 1024.0,
+        rss_peak_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        rss_after_mib: rss_after as f64 / 1024.0,
+        other_before_login_flood,
+        other_during_login_flood,
+        flood_rps: opts.flood_rps,
+        flood_requests: counts.0.load(Ordering::Relaxed),
+        flood_limited: counts.1.load(Ordering::Relaxed),
+        other_before_rate_flood: Latency::of(quiet),
+        other_during_rate_flood: Latency::of(flooded),
+    })
+}
+
+/// `opts.concurrency` clients sending NOISY's requests at `opts.flood_rps` in all until `until`,
+/// counting requests and 429s.
+fn rate_flood(
+    http: &Http,
+    noisy: &str,
+    opts: &Options,
+    until: Instant,
+    counts: &Arc<(AtomicU64, AtomicU64)>,
+) -> Vec<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    (0..opts.concurrency)
         .map(|_| {
-            let (mut http, token, counts) = (http.clone(), noisy.clone(), counts.clone());
+            let (mut http, token, counts) = (http.clone(), noisy.to_owned(), counts.clone());
             let (concurrency, rps) = (opts.concurrency, opts.flood_rps.max(1));
             tokio::spawn(async move {
                 let pause = Duration::from_secs_f64(concurrency as f64 / rps as f64);
@@ -225,33 +270,7 @@ pub async fn measure(opts: &Options) -> anyhow::Result<Run> {
                 anyhow::Ok(())
             })
         })
-        .collect();
-    let mut during = Vec::new();
-    while Instant::now() < until {
-        during.extend(http.series(&other, 10).await?);
-    }
-    for f in flooders {
-        f.await??;
-    }
-    let _ = stop.send(());
-    let _ = serving.await;
-    Ok(Run {
-        logins: opts.logins,
-        concurrency: opts.concurrency,
-        hash_pool,
-        login_answers,
-        login_seconds,
-        rss_before_mib: rss_before as f64 / 1024.0,
-        rss_peak_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0,
-        rss_after_mib: rss_after as f64 / 1024.0,
-        other_before_login_flood,
-        other_during_login_flood,
-        flood_rps: opts.flood_rps,
-        flood_requests: counts.0.load(Ordering::Relaxed),
-        flood_limited: counts.1.load(Ordering::Relaxed),
-        other_before_rate_flood,
-        other_during_rate_flood: Latency::of(during),
-    })
+        .collect()
 }
 
 /// A platform on a fresh SQLite registry whose sign-in throttle lets every flood attempt through

@@ -87,8 +87,8 @@ pub enum BenchCommand {
         /// Clients at once (both floods).
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
-        /// Seconds the rate-limit flood lasts.
-        #[arg(long, default_value_t = 5)]
+        /// Rounds of the rate-limit flood (each one second quiet, then one second flooded).
+        #[arg(long, default_value_t = 8)]
         flood_secs: u64,
         /// Requests per second of the flooding tenant (whose limit is 50/s).
         #[arg(long, default_value_t = 500)]
