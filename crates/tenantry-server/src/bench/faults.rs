@@ -1,6 +1,10 @@
 //! `tenantry bench faults`: other tenants' latency before vs during a customer-server outage, how
 //! fast the outage's tenants fail once the breaker is open, and how soon they are served again.
 //!
+//! Every tenant's clients send a paced stream of requests (each timed from when it was due). The
+//! customer's server is frozen and resumed in rounds, between quiet phases, so "before" and "during"
+//! see the same background load of a shared machine; then it is frozen, killed and restarted.
+//!
 //! Requests go through the whole HTTP stack in process (`tower::ServiceExt::oneshot` on the
 //! router: middleware, tenant layer, extractors, handler), without sockets.
 
@@ -12,7 +16,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use secrecy::SecretString;
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tenantry::limits::RateLimit;
@@ -31,6 +35,8 @@ const CUSTOMERS: usize = 2;
 pub trait Outage: Send {
     /// Freezes the server (SIGSTOP): connections are accepted, nothing answers.
     fn pause(&self);
+    /// Lets a frozen server go on (SIGCONT).
+    fn resume(&self);
     /// Kills it (SIGKILL).
     fn kill(&self);
     /// Starts it again on the same data and port; returns once it accepts connections.
@@ -46,10 +52,12 @@ pub struct FaultsRun {
     pub other_during_p99_ms: f64,
     pub other_requests: usize,
     pub other_errors: usize,
-    /// From SIGSTOP to the customer server's circuit being open.
+    /// From SIGSTOP to the customer server's circuit being open (median of the rounds).
     pub outage_to_open_ms: f64,
     pub fail_fast_p50_ms: f64,
     pub fail_fast_p99_ms: f64,
+    /// The customer's tenants' requests while their circuit was open.
+    pub fail_fast_requests: usize,
     /// From the restarted server accepting connections to the first 200 of its tenant.
     pub recovery_to_success_ms: f64,
 }
@@ -112,63 +120,43 @@ pub async fn measure(
         }
     }
 
-    let outage_on = Arc::new(AtomicBool::new(false));
+    let phase_now = Arc::new(AtomicU8::new(TRANSITION));
     let stop = Arc::new(AtomicBool::new(false));
-    let seen: Arc<Mutex<Vec<(bool, Duration, bool)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Sample>>> = Arc::default();
     let mut workers = Vec::new();
     for (i, token) in others.iter().chain(&custs).enumerate() {
-        let (router, token, stop) = (router.clone(), token.clone(), stop.clone());
-        let (seen, outage_on, other) = (seen.clone(), outage_on.clone(), i < OTHERS);
-        workers.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let ok = get_customers(&router, &token).await == StatusCode::OK;
-                if other {
-                    let during = outage_on.load(Ordering::Relaxed);
-                    seen.lock()
-                        .expect("poisoned")
-                        .push((during, t.elapsed(), ok));
-                }
-            }
-        }));
+        let load = Load {
+            router: router.clone(),
+            token: token.clone(),
+            other: i < OTHERS,
+            phase: phase_now.clone(),
+            stop: stop.clone(),
+            seen: seen.clone(),
+        };
+        workers.push(tokio::spawn(load.run()));
     }
-    tokio::time::sleep(phase).await;
-
-    outage_on.store(true, Ordering::Relaxed);
-    tokio::task::block_in_place(|| outage.pause());
-    let paused = Instant::now();
-    tracing::info!("bench faults: customer server frozen");
-    while !pools.circuit_open(cust.id) {
-        anyhow::ensure!(
-            paused.elapsed() < Duration::from_secs(120),
-            "the breaker never opened"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    let set = |p: u8| phase_now.store(p, Ordering::Relaxed);
+    let mut to_open = Vec::new();
+    for round in 0..ROUNDS {
+        set(QUIET);
+        tokio::time::sleep(phase).await;
+        set(TRANSITION);
+        to_open.push(freeze_until_open(outage, &pools, cust.id).await?);
+        set(OUTAGE);
+        tokio::time::sleep(phase).await;
+        set(TRANSITION);
+        tokio::task::block_in_place(|| outage.resume());
+        served_again(&router, &custs[0]).await?;
+        tracing::info!(round, "bench faults: round done");
     }
-    let outage_to_open = paused.elapsed();
-    tracing::info!(?outage_to_open, "bench faults: circuit open");
-    let mut fast = Vec::new();
-    while paused.elapsed() < outage_to_open + phase {
-        let t = Instant::now();
-        let status = get_customers(&router, &custs[0]).await;
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            fast.push(t.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // Last: a dead server (frozen, then killed) and its restart.
+    freeze_until_open(outage, &pools, cust.id).await?;
     tokio::task::block_in_place(|| outage.kill());
     tokio::time::sleep(phase.min(Duration::from_secs(2))).await;
     tokio::task::block_in_place(|| outage.restart())?;
     let back = Instant::now();
-    while get_customers(&router, &custs[0]).await != StatusCode::OK {
-        anyhow::ensure!(
-            back.elapsed() < Duration::from_secs(60),
-            "never served again"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    served_again(&router, &custs[0]).await?;
     let recovery = back.elapsed();
-    outage_on.store(false, Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         let _ = w.await;
@@ -176,30 +164,135 @@ pub async fn measure(
     pools.close_all().await;
 
     let seen = std::mem::take(&mut *seen.lock().expect("poisoned"));
-    let sorted = |during: bool| {
-        let mut v: Vec<Duration> = seen.iter().filter(|s| s.0 == during).map(|s| s.1).collect();
+    let sorted = |other: bool, phase: u8| {
+        let mut v: Vec<Duration> = seen
+            .iter()
+            .filter(|s| s.other == other && s.phase == phase)
+            .map(|s| s.latency)
+            .collect();
         v.sort();
         v
     };
-    let (before, during) = (sorted(false), sorted(true));
+    let (before, during, fast) = (
+        sorted(true, QUIET),
+        sorted(true, OUTAGE),
+        sorted(false, OUTAGE),
+    );
     anyhow::ensure!(
         !before.is_empty() && !during.is_empty() && !fast.is_empty(),
-        "no samples"
+        "no samples: {} quiet, {} during, {} fail-fast of {} in all",
+        before.len(),
+        during.len(),
+        fast.len(),
+        seen.len()
     );
-    fast.sort();
+    let others_seen: Vec<&Sample> = seen.iter().filter(|s| s.other).collect();
+    to_open.sort();
     let f = |d: Duration| d.as_secs_f64() * 1_000.0;
     Ok(FaultsRun {
         other_before_p50_ms: f(percentile(&before, 0.5)),
         other_before_p99_ms: f(percentile(&before, 0.99)),
         other_during_p50_ms: f(percentile(&during, 0.5)),
         other_during_p99_ms: f(percentile(&during, 0.99)),
-        other_requests: seen.len(),
-        other_errors: seen.iter().filter(|s| !s.2).count(),
-        outage_to_open_ms: f(outage_to_open),
+        other_requests: others_seen.len(),
+        other_errors: others_seen.iter().filter(|s| !s.ok).count(),
+        outage_to_open_ms: f(to_open[to_open.len() / 2]),
         fail_fast_p50_ms: f(percentile(&fast, 0.5)),
         fail_fast_p99_ms: f(percentile(&fast, 0.99)),
+        fail_fast_requests: fast.len(),
         recovery_to_success_ms: f(recovery),
     })
+}
+
+/// Rounds of quiet load then a frozen customer server.
+const ROUNDS: usize = 3;
+/// Requests per second each tenant sends (paced, so a failing tenant's clients do not turn into a
+/// tight loop of instant 503s that would measure the load generator, not the server).
+const RATE_PER_TENANT: f64 = 50.0;
+/// What the load is in when a request is due: only QUIET and OUTAGE samples are reported.
+const QUIET: u8 = 0;
+const OUTAGE: u8 = 1;
+const TRANSITION: u8 = 2;
+
+struct Sample {
+    other: bool,
+    phase: u8,
+    latency: Duration,
+    ok: bool,
+}
+
+/// One tenant's clients: a request every `1 / RATE_PER_TENANT` s, each timed from when it was due.
+/// The struct is shared by the tenant's in-flight requests.
+struct Load {
+    router: axum::Router,
+    token: String,
+    /// One of our server's tenants (else the customer's).
+    other: bool,
+    phase: Arc<AtomicU8>,
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<Sample>>>,
+}
+
+impl Load {
+    /// Sends each request at its due time in a task of its own (open loop): a request stuck on
+    /// a frozen server holds up no other, as with real clients.
+    async fn run(self) {
+        let every = Duration::from_secs_f64(1.0 / RATE_PER_TENANT);
+        let this = Arc::new(self);
+        let mut due = Instant::now();
+        let mut inflight = tokio::task::JoinSet::new();
+        while !this.stop.load(Ordering::Relaxed) {
+            due += every;
+            tokio::time::sleep_until(due.into()).await;
+            let (this, due) = (this.clone(), due);
+            inflight.spawn(async move {
+                let phase = this.phase.load(Ordering::Relaxed);
+                let ok = get_customers(&this.router, &this.token).await == StatusCode::OK;
+                let sample = Sample {
+                    other: this.other,
+                    phase,
+                    latency: due.elapsed(),
+                    ok,
+                };
+                this.seen.lock().expect("poisoned").push(sample);
+            });
+            while inflight.try_join_next().is_some() {}
+        }
+        // Requests still stuck on the frozen server are not waited for.
+        inflight.abort_all();
+    }
+}
+
+/// Freezes the customer's server; returns once its circuit is open (and how long that took).
+async fn freeze_until_open(
+    outage: &mut dyn Outage,
+    pools: &PoolManager,
+    server: uuid::Uuid,
+) -> anyhow::Result<Duration> {
+    tokio::task::block_in_place(|| outage.pause());
+    let paused = Instant::now();
+    while !pools.circuit_open(server) {
+        anyhow::ensure!(
+            paused.elapsed() < Duration::from_secs(120),
+            "the breaker never opened"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tracing::info!(after = ?paused.elapsed(), "bench faults: circuit open");
+    Ok(paused.elapsed())
+}
+
+/// Waits for the customer's tenant to be served again.
+async fn served_again(router: &axum::Router, token: &str) -> anyhow::Result<()> {
+    let back = Instant::now();
+    while get_customers(router, token).await != StatusCode::OK {
+        anyhow::ensure!(
+            back.elapsed() < Duration::from_secs(60),
+            "never served again"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
 }
 
 fn new_server(s: &BenchServer) -> NewServer {
@@ -289,9 +382,10 @@ pub fn render(r: &FaultsRun) -> String {
     row(
         "fail-fast answer p50 / p99 (ms)",
         format!(
-            "{} / {}",
+            "{} / {} ({} requests)",
             ms(d(r.fail_fast_p50_ms)),
-            ms(d(r.fail_fast_p99_ms))
+            ms(d(r.fail_fast_p99_ms)),
+            r.fail_fast_requests
         ),
         "< 50",
         r.fail_fast_p99_ms < 50.0,

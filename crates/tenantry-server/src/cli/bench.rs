@@ -262,6 +262,9 @@ impl bench::faults::Outage for FaultyPg {
     fn pause(&self) {
         self.0.pause();
     }
+    fn resume(&self) {
+        self.0.resume();
+    }
     fn kill(&self) {
         self.0.kill();
     }
