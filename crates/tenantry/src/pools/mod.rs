@@ -20,6 +20,7 @@ mod budget;
 mod connection;
 mod manager;
 mod probe;
+mod reload;
 mod settings;
 mod state;
 
@@ -92,6 +93,8 @@ pub(crate) struct Inner {
     evictions: AtomicU64,
     /// Pools built (first use, or rebuilt after a config change).
     pools_opened: AtomicU64,
+    /// Where a refused login re-reads the tenant's credentials (see `reload.rs`).
+    reloads: reload::Reloads,
 }
 
 impl PoolManager {
@@ -122,6 +125,7 @@ impl PoolManager {
                 settings,
                 evictions: AtomicU64::new(0),
                 pools_opened: AtomicU64::new(0),
+                reloads: reload::Reloads::default(),
             }
         });
         spawn_housekeeping(Arc::downgrade(&inner));
@@ -129,8 +133,21 @@ impl PoolManager {
     }
 
     /// Checks out a connection from the tenant's pool, creating or rebuilding the pool as needed.
+    /// A new connection refused its login (a password changed since `config` was read) has the
+    /// tenant's credentials re-read from the registry and is tried once more (see `reload.rs`).
     #[tracing::instrument(skip_all, fields(tenant = %config.tenant.code))]
     pub async fn acquire(&self, config: &TenantConfig) -> Result<TenantConnection, PoolError> {
+        let refused = match self.checkout(config).await {
+            Err(e) if e.is_login_refused() => e,
+            done => return done,
+        };
+        match self.reload(config).await {
+            Some(fresh) => self.checkout(&fresh).await,
+            None => Err(refused),
+        }
+    }
+
+    async fn checkout(&self, config: &TenantConfig) -> Result<TenantConnection, PoolError> {
         let server = &config.source;
         let breakers = &self.inner.breakers;
         if let Err(open) = breakers.check(server.server_id) {

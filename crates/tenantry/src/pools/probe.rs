@@ -78,4 +78,18 @@ mod tests {
         assert!(!login_refused(&sqlx::Error::Io(io)));
         assert!(!login_refused(&sqlx::Error::PoolTimedOut));
     }
+
+    fn mssql_error(number: u32) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(crate::db::mssql::MssqlDatabaseError {
+            number: Some(number),
+            message: String::new(),
+        }))
+    }
+
+    #[test]
+    fn sql_server_18456_is_a_refused_login_and_4060_is_not() {
+        assert!(login_refused(&mssql_error(18456)));
+        // 4060: the login worked but cannot open its database.
+        assert!(!login_refused(&mssql_error(4060)));
+    }
 }
