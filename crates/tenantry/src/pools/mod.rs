@@ -147,19 +147,26 @@ impl PoolManager {
         }
     }
 
+    /// `CircuitOpen` while the server's circuit is open; starts its background probe when due.
+    fn refuse_if_open(&self, server: &crate::registry::DataSource) -> Result<(), PoolError> {
+        let open = match self.inner.breakers.check(server.server_id) {
+            Ok(()) => return Ok(()),
+            Err(open) => open,
+        };
+        // Never a user request as the probe: it would wait on a hung server.
+        if open.probe_due {
+            self.probe(server, self.inner.settings.probe_timeout);
+        }
+        Err(PoolError::CircuitOpen {
+            server: server.server_key(),
+            retry_in: open.retry_in,
+        })
+    }
+
     async fn checkout(&self, config: &TenantConfig) -> Result<TenantConnection, PoolError> {
         let server = &config.source;
         let breakers = &self.inner.breakers;
-        if let Err(open) = breakers.check(server.server_id) {
-            // Never a user request as the probe: it would wait on a hung server.
-            if open.probe_due {
-                self.probe(server, self.inner.settings.probe_timeout);
-            }
-            return Err(PoolError::CircuitOpen {
-                server: server.server_key(),
-                retry_in: open.retry_in,
-            });
-        }
+        self.refuse_if_open(server)?;
         let timeout = Duration::from_millis(config.tenant.pool.acquire_timeout_ms);
         let mut retried = false;
         loop {
