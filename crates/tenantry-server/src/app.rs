@@ -20,6 +20,9 @@ pub struct App {
     metrics: Metrics,
     /// Largest request body other than a file upload (413 above). Default: 1 MiB.
     pub max_body_bytes: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`[http] trusted_proxies`).
+    /// Default: none.
+    pub trusted_proxies: crate::http::TrustedProxies,
 }
 
 impl App {
@@ -40,6 +43,7 @@ impl App {
             tenants,
             metrics,
             max_body_bytes: crate::http::limits::DEFAULT_MAX_BODY_BYTES,
+            trusted_proxies: Default::default(),
         }
     }
 

@@ -59,6 +59,19 @@ pub struct Config {
     /// close. Default: 30 s.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// HTTP front settings (`[http]`).
+    pub http: HttpSettings,
+}
+
+/// `[http]` in the server config.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Reverse proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` names the client:
+    /// behind them, the client address (login throttling keys on it) is the rightmost entry that
+    /// is not a trusted proxy. From any other peer the header is ignored. Default: none (the TCP
+    /// peer is the client). Env: `TENANTRY_TRUSTED_PROXIES` (comma-separated).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -80,6 +93,7 @@ impl Default for Config {
             hashing: HashPoolSettings::default(),
             login: LoginThrottleSettings::default(),
             shutdown_timeout: crate::startup::DEFAULT_DRAIN_TIMEOUT,
+            http: HttpSettings::default(),
         }
     }
 }
@@ -115,6 +129,10 @@ impl Config {
         }
         if let Some(v) = var("TENANTRY_SEPARATE_DB_USERS") {
             self.separate_db_users = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = var("TENANTRY_TRUSTED_PROXIES") {
+            let entries = v.split(',').map(str::trim).filter(|e| !e.is_empty());
+            self.http.trusted_proxies = entries.map(str::to_owned).collect();
         }
         if let Some(v) = var("TENANTRY_BASE_DOMAIN") {
             self.base_domain = Some(v);
@@ -178,6 +196,16 @@ mod tests {
             !format!("{c:?}").contains("s3cret"),
             "Debug hides the token"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_none_and_come_from_the_file_or_the_environment() {
+        assert!(Config::default().http.trusted_proxies.is_empty());
+        let mut c: Config =
+            toml::from_str("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\"]").unwrap();
+        assert_eq!(c.http.trusted_proxies, ["10.0.0.0/8", "192.0.2.7"]);
+        c.apply_env(|k| (k == "TENANTRY_TRUSTED_PROXIES").then(|| "127.0.0.1, ::1".into()));
+        assert_eq!(c.http.trusted_proxies, ["127.0.0.1", "::1"]);
     }
 
     #[test]

@@ -48,6 +48,9 @@ impl App {
         let metrics = Metrics::new(&config.metrics).context("[metrics] is invalid")?;
         let mut app = Self::new(platform, base_domain).with_metrics(metrics);
         app.max_body_bytes = config.max_body_bytes;
+        app.trusted_proxies = http::TrustedProxies::parse(&config.http.trusted_proxies)
+            .map_err(anyhow::Error::msg)
+            .context("[http] trusted_proxies is invalid")?;
         Ok(app)
     }
 }

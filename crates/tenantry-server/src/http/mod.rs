@@ -10,6 +10,7 @@ mod admin_provision;
 mod admin_servers;
 mod admin_tenants;
 mod auth;
+pub mod client;
 mod dashboard;
 pub mod data;
 pub mod error;
@@ -26,6 +27,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use admin::OwnerAuth;
+pub use client::{ClientAddr, TrustedProxies};
 pub use error::HttpError;
 
 /// The whole HTTP API.
@@ -63,23 +65,6 @@ pub fn router(app: App) -> Router {
 
 async fn not_found() -> tenantry::router::ApiError {
     tenantry::router::ApiError::not_found("not_found", "no such route")
-}
-
-/// The client's IP address (the peer of the TCP connection), when the server was started with
-/// connect info (`startup::run` is); login throttling keys on it.
-pub struct ClientAddr(pub Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(ClientAddr(peer.map(|c| c.0.ip())))
-    }
 }
 
 /// Parses a JSON body into `T`, answering 400 with the serde message (which names the field), 413

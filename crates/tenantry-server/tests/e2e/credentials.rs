@@ -110,6 +110,64 @@ async fn changed_password_is_set_on_the_server_stored_encrypted_audited_and_used
     assert!(!entry.detail.to_string().contains(&pw));
 }
 
+/// A second platform on the same registry, as another process would be: its own registry handle
+/// (and config cache), pool manager and signer.
+async fn other_process(t: &TestApp) -> tenantry::platform::Platform {
+    use tenantry::platform::{Platform, PlatformSettings};
+    let url = format!("sqlite://{}/registry.db", t.dir.path().display());
+    let secrets = t.registry().secrets();
+    let signer =
+        tenantry::auth::TokenSigner::new(secrets.master_key(), std::time::Duration::from_secs(60));
+    let registry = Registry::open(&url, secrets, Default::default())
+        .await
+        .unwrap();
+    let dir = t.dir.path().join("other-process");
+    Platform::new(
+        registry,
+        tenantry::pools::PoolManager::new(Default::default()),
+        signer,
+        tenantry::storage::Storage::new(dir.join("files"), 1024),
+        PlatformSettings {
+            data_dir: dir,
+            ..PlatformSettings::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_password_changed_by_another_process_is_picked_up_by_new_connections_at_once() {
+    let user = unique_name("u");
+    let t = TestApp::spawn().await;
+    let server = t.server(On::MariaDb).await;
+    let mut new = TestApp::new_tenant("ELSEWHERE", &server);
+    let db = new.database.clone().unwrap();
+    crate::common::mariadb_user_for_database(db.as_str(), &user, OLD);
+    new.username = Some(user.clone());
+    new.password = Some(secret(OLD));
+    let tenant = t.provision(new).await;
+    let token = t.login("ELSEWHERE").await;
+    let (s, _) = t
+        .call(Method::GET, "/api/customers", Some(&token), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "config cached with the old password");
+
+    // Changed through another registry handle: this server's cache still holds the old one.
+    other_process(&t)
+        .await
+        .set_password(&actor(), &tref("ELSEWHERE"), None)
+        .await
+        .unwrap();
+    assert!(maria_connect(&user, OLD, db.as_str()).await.is_err());
+    for round in 0..2 {
+        // A new connection is needed: the pool is closed and rebuilt.
+        t.app.pools().evict(tenant.id);
+        let (s, body) = t
+            .call(Method::GET, "/api/customers", Some(&token), None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "round {round}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn a_postgres_tenant_password_is_changed_with_alter_role() {
     let pg = shared_pg(0);

@@ -126,3 +126,63 @@ async fn a_sign_in_that_waits_past_the_hashing_queue_timeout_gets_503_busy_with_
     let (s, _, body) = login(&t, "BUSY1", "admin", PASSWORD).await;
     assert_eq!(s, StatusCode::OK, "the slot is free again: {body}");
 }
+
+/// Owner sign-in attempts with a wrong password, each claiming `forwarded` as its client.
+async fn owner_attempt(t: &TestApp, forwarded: &str) -> StatusCode {
+    let body = json!({"email": "owner@test.local", "password": "not the password"});
+    let rq = t.client.post(t.url("/api/admin/login")).json(&body);
+    rq.header("x-forwarded-for", forwarded)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// An app whose sign-in allows 2 attempts per address (and many per account).
+async fn proxied_app(trusted: &[&str]) -> TestApp {
+    let proxies = tenantry_server::http::TrustedProxies::parse(trusted).unwrap();
+    TestApp::spawn_tuned(
+        PoolManagerSettings::default(),
+        None,
+        |s| s.login = throttle(1_000, 2),
+        |mut a| {
+            a.trusted_proxies = proxies;
+            a
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn two_clients_behind_a_trusted_proxy_are_throttled_separately() {
+    // The test client connects from 127.0.0.1: the trusted proxy.
+    let t = proxied_app(&["127.0.0.1/32", "::1"]).await;
+    let a = "198.51.100.1, 127.0.0.1";
+    assert_eq!(owner_attempt(&t, a).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(owner_attempt(&t, a).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(owner_attempt(&t, a).await, StatusCode::TOO_MANY_REQUESTS);
+    let b = "198.51.100.2";
+    assert_eq!(
+        owner_attempt(&t, b).await,
+        StatusCode::UNAUTHORIZED,
+        "B has its own allowance"
+    );
+}
+
+#[tokio::test]
+async fn x_forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let t = proxied_app(&["10.0.0.0/8"]).await;
+    assert_eq!(
+        owner_attempt(&t, "198.51.100.1").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        owner_attempt(&t, "198.51.100.2").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // A third made-up address does not help: the peer's own allowance is spent.
+    assert_eq!(
+        owner_attempt(&t, "198.51.100.3").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

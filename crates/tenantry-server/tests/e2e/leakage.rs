@@ -105,17 +105,11 @@ struct Case {
 struct Tally {
     rows: AtomicU64,
     refused: AtomicU64,
+    /// A new connection opened between a password change's server `ALTER` and its registry write
+    /// is refused its login; the pool manager then re-reads the credentials and retries, so even
+    /// then the request is served (no 503 is tolerated).
     password_changes: AtomicU64,
-    /// 503 `tenant_database_unavailable` answers of a tenant within a few cases of its password
-    /// change: a new connection opened between the server's `ALTER` and the registry's update
-    /// still uses the old password. Unavailable, never a foreign row; counted and bounded.
-    transient: AtomicU64,
-    /// Case number of each tenant's latest password change.
-    changed_at: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
-
-/// How many cases on either side of a password change may meet its window (8 run at once).
-const CHANGE_WINDOW: usize = 32;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thousands_of_random_requests_see_only_their_own_tenants_rows() {
@@ -167,12 +161,6 @@ async fn thousands_of_random_requests_see_only_their_own_tenants_rows() {
         stats.evictions
     );
     assert!(tally.password_changes.load(Ordering::Relaxed) > 0);
-    let transient = tally.transient.load(Ordering::Relaxed);
-    eprintln!("leakage: {transient} answers unavailable next to a password change");
-    assert!(
-        transient <= tally.password_changes.load(Ordering::Relaxed) * 8,
-        "{transient} unavailable answers around password changes"
-    );
     assert!(tally.rows.load(Ordering::Relaxed) > cases_n as u64);
 }
 
@@ -192,7 +180,6 @@ async fn run(t: &TestApp, subjects: &[Subject], owner: &str, tally: &Tally, n: u
             s.code
         );
         tally.password_changes.fetch_add(1, Ordering::Relaxed);
-        tally.changed_at.lock().unwrap().insert(s.code.clone(), n);
     }
     let me = &subjects[case.who];
     let other = &subjects[case.other];
@@ -272,15 +259,6 @@ async fn run(t: &TestApp, subjects: &[Subject], owner: &str, tally: &Tally, n: u
     };
     let (status, body) = answer;
     if case.kind == 5 && status == StatusCode::NOT_FOUND {
-        return;
-    }
-    let near_change = (tally.changed_at.lock().unwrap().get(&me.code))
-        .is_some_and(|&c| c.abs_diff(n) <= CHANGE_WINDOW);
-    if status == StatusCode::SERVICE_UNAVAILABLE
-        && body["error"]["code"] == "tenant_database_unavailable"
-        && near_change
-    {
-        tally.transient.fetch_add(1, Ordering::Relaxed);
         return;
     }
     assert_eq!(status, StatusCode::OK, "{what}: {body}");

@@ -1,7 +1,10 @@
 //! Changing a tenant's database password: on its data server first (`ALTER ROLE` / `ALTER USER`),
 //! then in the registry (encrypted), then in the audit log. The registry write drops the cached
 //! config, so the pool manager sees a new fingerprint and rebuilds the tenant's pool on its next
-//! request. No password ever appears in an error, a log line or the audit detail.
+//! request. A connection opened with the old password meanwhile (between the server's `ALTER` and
+//! the registry write, or in another process whose cache has not seen the change) is refused its
+//! login; the pool manager then re-reads the credentials from the registry and retries once
+//! (`pools/reload.rs`). No password ever appears in an error, a log line or the audit detail.
 
 use super::{Actor, AuditAction, Platform, PlatformError, TenantRef};
 use crate::provision::ServerAdmin;

@@ -124,6 +124,8 @@ impl Platform {
         storage: Storage,
         settings: PlatformSettings,
     ) -> Self {
+        // A refused login re-reads the tenant's credentials (a password changed elsewhere).
+        pools.reload_credentials_from(registry.clone());
         Self {
             inner: Arc::new(Shared {
                 registry,

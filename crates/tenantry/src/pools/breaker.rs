@@ -1,6 +1,11 @@
-//! A circuit breaker per data server: after `threshold` consecutive connection failures the server is
-//! "open" for `cooldown`, and requests for its tenants fail fast instead of queueing. After the
-//! cooldown one request is let through as a probe; its success closes the circuit.
+//! A circuit breaker per data server: after `threshold` consecutive connection failures the server's
+//! circuit is **open** and requests for its tenants fail fast instead of queueing, until a
+//! background probe (a fresh connection with a short timeout, at most one per server at a time)
+//! finds the server answering again; that closes the circuit.
+//!
+//! No user request is ever the probe: while the circuit is open every request is refused at once,
+//! and every `cooldown` the first request to arrive has a probe started in the background (and is
+//! refused like the others). A failed probe re-arms the cooldown.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +18,17 @@ struct State {
     /// `host:port` (or the SQLite directory), for operators.
     label: String,
     failures: u32,
-    open_until: Option<Instant>,
+    /// `Some` while the circuit is open: when the next background probe may start.
+    next_probe: Option<Instant>,
+}
+
+/// Why a request may not go to its data server now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Open {
+    /// When a retry may find the circuit closed (for `Retry-After`).
+    pub retry_in: Duration,
+    /// Whether the caller should start a background probe now (the cooldown has passed).
+    pub probe_due: bool,
 }
 
 #[derive(Debug)]
@@ -24,8 +39,8 @@ pub struct Breakers {
     servers: Mutex<HashMap<Uuid, State>>,
     /// Entries in `servers`: the hot path (no failures anywhere) skips the lock entirely.
     tracked: AtomicUsize,
-    /// Servers with a background probe in flight (at most one each). Only touched after an
-    /// acquire timeout, never on the hot path.
+    /// Servers with a background probe in flight (at most one each). Only touched when a server
+    /// is suspect or open, never on the hot path.
     probing: Mutex<HashSet<Uuid>>,
 }
 
@@ -55,30 +70,31 @@ impl Breakers {
             .remove(&server);
     }
 
-    /// `Err(remaining)` while the server's circuit is open. Once the cooldown has passed, lets one
-    /// caller through and re-arms the cooldown for the others, so only one probe is in flight.
-    pub fn check(&self, server: Uuid) -> Result<(), Duration> {
+    /// `Err` while the server's circuit is open: the request must fail fast. Once per cooldown
+    /// the answer says a probe is due (and the cooldown is re-armed, so only one caller hears it).
+    pub fn check(&self, server: Uuid) -> Result<(), Open> {
         if self.tracked.load(Ordering::Acquire) == 0 {
             return Ok(());
         }
         let mut map = self.servers.lock().expect("breaker mutex poisoned");
-        let Some(state) = map.get_mut(&server) else {
+        let Some(next) = map.get_mut(&server).and_then(|s| s.next_probe.as_mut()) else {
             return Ok(());
         };
-        match state.open_until {
-            Some(until) => {
-                let now = Instant::now();
-                if now < until {
-                    Err(until - now)
-                } else {
-                    state.open_until = Some(now + self.cooldown);
-                    Ok(())
-                }
-            }
-            None => Ok(()),
+        let now = Instant::now();
+        if now < *next {
+            return Err(Open {
+                retry_in: *next - now,
+                probe_due: false,
+            });
         }
+        *next = now + self.cooldown;
+        Err(Open {
+            retry_in: self.cooldown,
+            probe_due: true,
+        })
     }
 
+    /// A connection to the server worked: its circuit closes and its failures are forgotten.
     pub fn success(&self, server: Uuid) {
         if self.tracked.load(Ordering::Acquire) == 0 {
             return;
@@ -89,25 +105,35 @@ impl Breakers {
         }
     }
 
+    /// One more consecutive failure; the `threshold`th opens the circuit. Failures while it is
+    /// already open do not push the next probe further out.
     pub fn failure(&self, server: Uuid, label: &str) {
         let mut map = self.servers.lock().expect("breaker mutex poisoned");
         let state = map.entry(server).or_insert_with(|| State {
             label: label.to_owned(),
             failures: 0,
-            open_until: None,
+            next_probe: None,
         });
-        state.failures += 1;
-        if state.failures >= self.threshold {
-            state.open_until = Some(Instant::now() + self.cooldown);
+        state.failures = state.failures.saturating_add(1);
+        if state.failures >= self.threshold && state.next_probe.is_none() {
+            tracing::warn!(server = %label, "circuit open: requests for its tenants fail fast");
+            state.next_probe = Some(Instant::now() + self.cooldown);
         }
         self.tracked.store(map.len(), Ordering::Release);
     }
 
-    /// Opens the server's circuit at once (a probe found it not answering).
+    /// Opens the server's circuit at once, or re-arms its cooldown (a probe found it not
+    /// answering).
     pub fn trip(&self, server: Uuid, label: &str) {
-        for _ in 0..self.threshold {
-            self.failure(server, label);
-        }
+        let mut map = self.servers.lock().expect("breaker mutex poisoned");
+        let state = map.entry(server).or_insert_with(|| State {
+            label: label.to_owned(),
+            failures: 0,
+            next_probe: None,
+        });
+        state.failures = state.failures.max(self.threshold);
+        state.next_probe = Some(Instant::now() + self.cooldown);
+        self.tracked.store(map.len(), Ordering::Release);
     }
 
     /// Whether the server had a failure since its last success: its idle connections are checked
@@ -123,17 +149,14 @@ impl Breakers {
     /// Whether the server's circuit is open now.
     pub fn is_open(&self, server: Uuid) -> bool {
         let map = self.servers.lock().expect("breaker mutex poisoned");
-        map.get(&server)
-            .and_then(|s| s.open_until)
-            .is_some_and(|u| u > Instant::now())
+        map.get(&server).is_some_and(|s| s.next_probe.is_some())
     }
 
     /// Servers whose circuit is open now (their labels).
     pub fn open_servers(&self) -> Vec<String> {
-        let now = Instant::now();
         let map = self.servers.lock().expect("breaker mutex poisoned");
         map.values()
-            .filter(|s| s.open_until.is_some_and(|u| u > now))
+            .filter(|s| s.next_probe.is_some())
             .map(|s| s.label.clone())
             .collect()
     }
@@ -145,6 +168,10 @@ mod tests {
 
     fn ids() -> (Uuid, Uuid) {
         (Uuid::from_u128(1), Uuid::from_u128(2))
+    }
+
+    fn refused(b: &Breakers, server: Uuid) -> Open {
+        b.check(server).expect_err("the circuit is open")
     }
 
     #[test]
@@ -161,15 +188,80 @@ mod tests {
     }
 
     #[test]
-    fn success_closes_the_circuit() {
+    fn an_open_circuit_refuses_with_the_time_left_until_its_probe() {
         let (a, _) = ids();
-        let b = Breakers::new(1, Duration::from_millis(0));
+        let b = Breakers::new(1, Duration::from_secs(60));
         b.failure(a, "a:1");
-        // cooldown of zero: the next check is the probe
-        assert!(b.check(a).is_ok());
+        let open = refused(&b, a);
+        assert!(!open.probe_due);
+        assert!(
+            open.retry_in > Duration::from_secs(59) && open.retry_in <= Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn after_the_cooldown_requests_are_still_refused_and_exactly_one_hears_a_probe_is_due() {
+        let (a, _) = ids();
+        let b = Breakers::new(1, Duration::from_millis(30));
+        b.failure(a, "a:1");
+        assert!(!refused(&b, a).probe_due);
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(
+            refused(&b, a).probe_due,
+            "the first caller after the cooldown"
+        );
+        for _ in 0..5 {
+            assert!(!refused(&b, a).probe_due, "later callers just fail fast");
+        }
+        assert!(b.is_open(a), "open until a probe succeeds");
+    }
+
+    #[test]
+    fn a_successful_probe_closes_the_circuit() {
+        let (a, _) = ids();
+        let b = Breakers::new(1, Duration::ZERO);
+        b.failure(a, "a:1");
+        assert!(refused(&b, a).probe_due);
         b.success(a);
         assert!(b.check(a).is_ok());
+        assert!(!b.is_open(a) && !b.is_suspect(a));
         assert!(b.open_servers().is_empty());
+    }
+
+    #[test]
+    fn a_failed_probe_rearms_the_cooldown() {
+        let (a, _) = ids();
+        let b = Breakers::new(1, Duration::from_millis(30));
+        b.failure(a, "a:1");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(refused(&b, a).probe_due);
+        b.trip(a, "a:1");
+        assert!(
+            !refused(&b, a).probe_due,
+            "no second probe before the next cooldown"
+        );
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(refused(&b, a).probe_due);
+    }
+
+    #[test]
+    fn failures_while_open_do_not_postpone_the_probe() {
+        let (a, _) = ids();
+        let b = Breakers::new(1, Duration::from_millis(30));
+        b.failure(a, "a:1");
+        std::thread::sleep(Duration::from_millis(20));
+        b.failure(a, "a:1");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(refused(&b, a).probe_due);
+    }
+
+    #[test]
+    fn a_trip_opens_a_closed_circuit_at_once() {
+        let (a, other) = ids();
+        let b = Breakers::new(3, Duration::from_secs(60));
+        b.trip(a, "a:1");
+        assert!(b.is_open(a) && b.check(a).is_err());
+        assert!(b.check(other).is_ok());
     }
 
     #[test]
@@ -185,13 +277,13 @@ mod tests {
     }
 
     #[test]
-    fn after_cooldown_only_one_probe_goes_through() {
-        let (a, _) = ids();
-        let b = Breakers::new(1, Duration::from_millis(30));
-        b.failure(a, "a:1");
-        assert!(b.check(a).is_err());
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(b.check(a).is_ok(), "probe let through");
-        assert!(b.check(a).is_err(), "second caller still fails fast");
+    fn only_one_probe_per_server_is_in_flight() {
+        let (a, other) = ids();
+        let b = Breakers::new(1, Duration::ZERO);
+        assert!(b.start_probe(a));
+        assert!(!b.start_probe(a));
+        assert!(b.start_probe(other));
+        b.end_probe(a);
+        assert!(b.start_probe(a));
     }
 }

@@ -19,12 +19,16 @@ mod breaker;
 mod budget;
 mod connection;
 mod manager;
+mod probe;
+mod reload;
 mod settings;
+mod state;
 
 pub use breaker::Breakers;
 pub use connection::TenantConnection;
 pub use manager::PooledConnection;
 pub use settings::PoolManagerSettings;
+pub use state::{PoolState, PoolStats};
 
 use crate::registry::TenantConfig;
 use budget::Budget;
@@ -32,7 +36,6 @@ use deadpool::managed::{Pool, PoolError as DeadpoolError};
 use manager::TenantManager;
 use moka::notification::RemovalCause;
 use moka::sync::Cache;
-use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -59,6 +62,13 @@ pub enum PoolError {
     Config(String),
 }
 
+impl PoolError {
+    /// Whether a new connection was refused its login (the credentials, not the server).
+    pub fn is_login_refused(&self) -> bool {
+        matches!(self, PoolError::Connect { source, .. } if probe::login_refused(source))
+    }
+}
+
 type TenantDeadpool = Pool<TenantManager>;
 
 /// One tenant's pool and the fingerprint of the config it was built from.
@@ -83,35 +93,8 @@ pub(crate) struct Inner {
     evictions: AtomicU64,
     /// Pools built (first use, or rebuilt after a config change).
     pools_opened: AtomicU64,
-}
-
-/// One tenant's pool as the manager sees it (no I/O).
-#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PoolState {
-    /// Connections open (idle + in use).
-    pub open: usize,
-    pub idle: usize,
-    pub in_use: usize,
-    /// Requests waiting for a connection.
-    pub waiting: usize,
-    pub max: usize,
-}
-
-/// The manager's totals, for health and metrics.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PoolStats {
-    pub pools: u64,
-    pub pools_opened: u64,
-    pub evictions: u64,
-    pub connections_open: usize,
-    pub connections_peak: usize,
-    pub connections_opened: u64,
-    pub connections_closed: u64,
-    pub connections_reclaimed: u64,
-    pub max_total_connections: Option<usize>,
-    pub open_circuits: Vec<String>,
+    /// Where a refused login re-reads the tenant's credentials (see `reload.rs`).
+    reloads: reload::Reloads,
 }
 
 impl PoolManager {
@@ -142,6 +125,7 @@ impl PoolManager {
                 settings,
                 evictions: AtomicU64::new(0),
                 pools_opened: AtomicU64::new(0),
+                reloads: reload::Reloads::default(),
             }
         });
         spawn_housekeeping(Arc::downgrade(&inner));
@@ -149,16 +133,40 @@ impl PoolManager {
     }
 
     /// Checks out a connection from the tenant's pool, creating or rebuilding the pool as needed.
+    /// A new connection refused its login (a password changed since `config` was read) has the
+    /// tenant's credentials re-read from the registry and is tried once more (see `reload.rs`).
     #[tracing::instrument(skip_all, fields(tenant = %config.tenant.code))]
     pub async fn acquire(&self, config: &TenantConfig) -> Result<TenantConnection, PoolError> {
+        let refused = match self.checkout(config).await {
+            Err(e) if e.is_login_refused() => e,
+            done => return done,
+        };
+        match self.reload(config).await {
+            Some(fresh) => self.checkout(&fresh).await,
+            None => Err(refused),
+        }
+    }
+
+    /// `CircuitOpen` while the server's circuit is open; starts its background probe when due.
+    fn refuse_if_open(&self, server: &crate::registry::DataSource) -> Result<(), PoolError> {
+        let open = match self.inner.breakers.check(server.server_id) {
+            Ok(()) => return Ok(()),
+            Err(open) => open,
+        };
+        // Never a user request as the probe: it would wait on a hung server.
+        if open.probe_due {
+            self.probe(server, self.inner.settings.probe_timeout);
+        }
+        Err(PoolError::CircuitOpen {
+            server: server.server_key(),
+            retry_in: open.retry_in,
+        })
+    }
+
+    async fn checkout(&self, config: &TenantConfig) -> Result<TenantConnection, PoolError> {
         let server = &config.source;
         let breakers = &self.inner.breakers;
-        if let Err(retry_in) = breakers.check(server.server_id) {
-            return Err(PoolError::CircuitOpen {
-                server: server.server_key(),
-                retry_in,
-            });
-        }
+        self.refuse_if_open(server)?;
         let timeout = Duration::from_millis(config.tenant.pool.acquire_timeout_ms);
         let mut retried = false;
         loop {
@@ -176,7 +184,7 @@ impl PoolManager {
                 Ok(Err(DeadpoolError::Backend(e))) => {
                     // A refused login is this tenant's credentials, not its server being down:
                     // it must not make the server's other tenants fail fast.
-                    if matches!(&e, PoolError::Connect { source, .. } if !login_refused(source)) {
+                    if matches!(e, PoolError::Connect { .. }) && !e.is_login_refused() {
                         breakers.failure(server.server_id, &server.server_key());
                     }
                     return Err(e);
@@ -231,34 +239,6 @@ impl PoolManager {
         pool
     }
 
-    /// Opens (and closes) one fresh connection to the data server in the background, at most one
-    /// at a time per server; a failure or no answer within `timeout` opens its circuit (a request
-    /// or a wait is already stuck on it, and a fresh connection cannot get through either).
-    pub fn probe(&self, source: &crate::registry::DataSource, timeout: Duration) {
-        if !self.inner.breakers.start_probe(source.server_id) {
-            return;
-        }
-        let (inner, source) = (Arc::downgrade(&self.inner), source.clone());
-        tokio::spawn(async move {
-            let purpose = crate::db::Purpose::Probe;
-            let ok = match crate::db::EngineConnection::connect(&source, purpose, timeout).await {
-                Ok(mut conn) => {
-                    let pinged = tokio::time::timeout(timeout, conn.ping()).await;
-                    let _ = tokio::time::timeout(timeout, conn.close()).await;
-                    matches!(pinged, Ok(Ok(())))
-                }
-                Err(_) => false,
-            };
-            if let Some(inner) = inner.upgrade() {
-                if !ok {
-                    tracing::warn!(server = %source.server_key(), "data server does not answer");
-                    inner.breakers.trip(source.server_id, &source.server_key());
-                }
-                inner.breakers.end_probe(source.server_id);
-            }
-        });
-    }
-
     /// Closes and forgets a tenant's pool (e.g. on suspension).
     pub fn evict(&self, tenant_id: Uuid) {
         self.inner.pools.invalidate(&tenant_id);
@@ -274,25 +254,6 @@ impl PoolManager {
     /// Whether a tenant currently has a pool.
     pub fn has_pool(&self, tenant_id: Uuid) -> bool {
         self.inner.pools.contains_key(&tenant_id)
-    }
-
-    /// A tenant's pool state, without touching its recency (health must not disturb the LRU).
-    pub fn pool_state(&self, tenant_id: Uuid) -> Option<PoolState> {
-        // `iter` does not count as an access for the LRU, unlike `get`.
-        self.inner
-            .pools
-            .iter()
-            .find(|(id, _)| **id == tenant_id)
-            .map(|(_, p)| state_of(&p.pool))
-    }
-
-    /// Every open pool's state, keyed by tenant id (no I/O, LRU untouched).
-    pub fn pool_states(&self) -> std::collections::HashMap<Uuid, PoolState> {
-        self.inner
-            .pools
-            .iter()
-            .map(|(id, p)| (*id, state_of(&p.pool)))
-            .collect()
     }
 
     /// Reports that a request lost its connection to data server `server_id` (I/O error, or no
@@ -314,22 +275,6 @@ impl PoolManager {
         self.inner.breakers.is_open(server_id)
     }
 
-    pub fn stats(&self) -> PoolStats {
-        let c = &self.inner.budget.counters;
-        PoolStats {
-            pools: self.active_pools(),
-            pools_opened: self.inner.pools_opened.load(Ordering::Relaxed),
-            evictions: self.inner.evictions.load(Ordering::Relaxed),
-            connections_open: c.open.load(Ordering::Relaxed),
-            connections_peak: c.peak.load(Ordering::Relaxed),
-            connections_opened: c.opened.load(Ordering::Relaxed),
-            connections_closed: c.closed.load(Ordering::Relaxed),
-            connections_reclaimed: c.reclaimed.load(Ordering::Relaxed),
-            max_total_connections: self.inner.settings.max_total_connections,
-            open_circuits: self.open_circuits(),
-        }
-    }
-
     /// Closes every pool (on shutdown).
     pub async fn close_all(&self) {
         for (_, p) in self.inner.pools.iter() {
@@ -337,17 +282,6 @@ impl PoolManager {
         }
         self.inner.pools.invalidate_all();
         self.inner.pools.run_pending_tasks();
-    }
-}
-
-fn state_of(pool: &TenantDeadpool) -> PoolState {
-    let s = pool.status();
-    PoolState {
-        open: s.size,
-        idle: s.available,
-        in_use: s.size - s.available,
-        waiting: s.waiting,
-        max: s.max_size,
     }
 }
 
@@ -420,13 +354,4 @@ fn spawn_housekeeping(inner: Weak<Inner>) {
             }
         }
     });
-}
-
-/// Whether the server answered a connection attempt with "invalid authorization" (SQLSTATE class
-/// 28: PostgreSQL 28P01/28000, MySQL/MariaDB 1045 as 28000): the server is up.
-fn login_refused(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("28")),
-        _ => false,
-    }
 }

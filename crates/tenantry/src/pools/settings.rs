@@ -16,10 +16,15 @@ pub struct PoolManagerSettings {
     pub connection_idle_timeout: Duration,
     /// Consecutive connection failures that open a data server's circuit. Default: 3.
     pub breaker_threshold: u32,
-    /// How long an open circuit fails requests fast before one probe is let through. Default: 2 s
-    /// (a recovered server serves again within about this long).
+    /// How often an open circuit has its server probed in the background (requests keep failing
+    /// fast meanwhile; a successful probe closes the circuit). Default: 2 s (a recovered server
+    /// serves again within about this long).
     #[serde(with = "humantime_serde")]
     pub breaker_cooldown: Duration,
+    /// Longest a background probe of an open circuit's server may take to connect and answer one
+    /// round trip; past it the server counts as still down. Default: 1 s.
+    #[serde(with = "humantime_serde")]
+    pub probe_timeout: Duration,
     /// Most connections **open** at once across all tenants (idle ones included). When the budget
     /// is full, idle connections of other tenants are closed before a request waits. Default: none
     /// (each tenant's own `max_connections` and each server's `max_connections` still apply).
@@ -43,6 +48,7 @@ impl Default for PoolManagerSettings {
             connection_idle_timeout: Duration::from_secs(60),
             breaker_threshold: 3,
             breaker_cooldown: Duration::from_secs(2),
+            probe_timeout: Duration::from_secs(1),
             max_total_connections: None,
             ping_after_idle: Duration::from_secs(1),
             request_timeout: Duration::from_secs(60),

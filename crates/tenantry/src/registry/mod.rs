@@ -10,6 +10,7 @@ mod claims;
 mod keys;
 mod owners;
 mod plans;
+mod reload;
 mod servers;
 mod tenant_writes;
 mod tenants;

@@ -305,7 +305,11 @@ impl Registry {
         Ok(())
     }
 
-    async fn fetch_config(&self, column: &str, value: String) -> Result<Option<TenantConfig>> {
+    pub(super) async fn fetch_config(
+        &self,
+        column: &str,
+        value: String,
+    ) -> Result<Option<TenantConfig>> {
         let q = format!("{TENANT_SELECT} WHERE t.{column} = ?");
         let Some(row) = sqlx::query(&self.sql(&q))
             .bind(value)

@@ -125,18 +125,30 @@ impl From<crate::registry::RegistryError> for ApiError {
 
 impl From<crate::pools::PoolError> for ApiError {
     fn from(e: crate::pools::PoolError) -> Self {
-        tracing::warn!(error = %e, "tenant database unavailable");
+        match &e {
+            // One line when the circuit opens (the probe's), not one per request refused.
+            crate::pools::PoolError::CircuitOpen { .. } => {
+                tracing::debug!(error = %e, "tenant database unavailable")
+            }
+            _ => tracing::warn!(error = %e, "tenant database unavailable"),
+        }
         let message = match &e {
             crate::pools::PoolError::BudgetExhausted => {
                 "the platform is at its connection limit; try again".to_owned()
             }
             _ => "the tenant's database is unavailable; try again later".to_owned(),
         };
-        Self::new(
+        let answer = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "tenant_database_unavailable",
             message,
-        )
+        );
+        match e {
+            crate::pools::PoolError::CircuitOpen { retry_in, .. } => {
+                answer.with_retry_after(retry_in)
+            }
+            _ => answer,
+        }
     }
 }
 
