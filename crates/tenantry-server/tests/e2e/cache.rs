@@ -10,15 +10,19 @@ use tenantry::provision::Provisioner;
 use tenantry::registry::{CacheSettings, Registry, TenantUpdate};
 use tenantry::secrets::SecretBox;
 use tenantry::tenant::{HostName, TenantCode, TenantStatus};
+use tenantry_testkit::{shared_pg, unique_name};
 
 async fn app(cache: CacheSettings) -> TestApp {
     TestApp::spawn_cached(PoolManagerSettings::default(), None, cache, |_| {}, |a| a).await
 }
 
-/// A second handle on the app's registry file: what another process (the CLI, another server)
-/// has. Its cache and counters are its own.
-async fn other_process(t: &TestApp) -> Registry {
-    let url = format!("sqlite://{}/registry.db", t.dir.path().display());
+/// A second handle on the app's registry (its SQLite file, or `url`): what another process (the
+/// CLI, another server) has. Its cache and counters are its own.
+async fn other_process(t: &TestApp, url: Option<&str>) -> Registry {
+    let url = url.map_or_else(
+        || format!("sqlite://{}/registry.db", t.dir.path().display()),
+        str::to_owned,
+    );
     let cache = CacheSettings {
         poll: Duration::ZERO,
         ..Default::default()
@@ -112,7 +116,7 @@ async fn a_tenant_created_by_another_process_is_served_on_the_first_request_afte
         (StatusCode::NOT_FOUND, "tenant_not_found")
     );
 
-    let other = other_process(&t).await;
+    let other = other_process(&t, None).await;
     Provisioner::new(other.clone(), PoolManager::new(Default::default()))
         .provision(TestApp::new_tenant("LATER", &server), PASSWORD)
         .await
@@ -140,7 +144,7 @@ async fn status_and_domain_changes_made_by_another_process_are_seen_within_the_p
     })
     .await;
     assert_eq!(s, StatusCode::OK);
-    let other = other_process(&t).await;
+    let other = other_process(&t, None).await;
     let deadline = poll * 30;
 
     let reason = Some("unpaid");
@@ -223,5 +227,44 @@ async fn a_thousand_distinct_unknown_codes_cost_a_bounded_number_of_registry_que
         t.registry().cached_configs(),
         cached,
         "unknown codes take no memory"
+    );
+}
+
+#[tokio::test]
+async fn on_a_postgres_registry_a_suspension_made_elsewhere_is_seen_within_the_poll() {
+    let pg = shared_pg(0);
+    let db = unique_name("registry");
+    pg.psql("postgres", &format!("CREATE DATABASE {db}"))
+        .unwrap();
+    let url = pg.url(&db);
+    let poll = Duration::from_millis(100);
+    let cache = CacheSettings {
+        poll,
+        ..Default::default()
+    };
+    let pools = PoolManagerSettings::default();
+    let t = TestApp::spawn_cached(pools, Some(url.clone()), cache, |_| {}, |a| a).await;
+    t.tenant("PGREG", On::Sqlite).await;
+    let token = t.login("PGREG").await;
+    let other = other_process(&t, Some(&url)).await;
+    other
+        .set_status(&code("PGREG"), TenantStatus::Suspended, None)
+        .await
+        .unwrap();
+    let suspended = |_, c: &str| c == "tenant_suspended";
+    let seen = until(&t, Some(&token), "pgreg.example.com", poll * 30, suspended).await;
+    assert_eq!(
+        seen.1, "tenant_suspended",
+        "suspension made elsewhere not seen"
+    );
+    let before = t.registry().queries();
+    let (s, body) = t
+        .call(Method::GET, "/api/customers", Some(&token), None)
+        .await;
+    assert_eq!(error_code(&body), "tenant_suspended", "{s}");
+    assert_eq!(
+        t.registry().queries(),
+        before,
+        "the suspended tenant's config is cached"
     );
 }
