@@ -142,7 +142,8 @@ impl Registry {
             return Ok(false);
         }
         let cache = &self.inner.cache;
-        if now.shared != seen.stamps.shared {
+        // A stamp that went back is a restored registry: nothing seen before can be trusted.
+        if now.shared != seen.stamps.shared || now.stamp < seen.stamps.stamp {
             cache.clear();
         } else {
             // Rows past the stamp seen committed before `now` was read, so all are visible here.
