@@ -36,7 +36,8 @@ pub struct Config {
     pub separate_db_users: bool,
     /// Pool-manager settings (`[pools]`).
     pub pools: PoolManagerSettings,
-    /// Tenant-config cache settings (`[cache]`).
+    /// Tenant-config cache settings (`[cache]`: `poll` (default 1 s, env `TENANTRY_CACHE_POLL`),
+    /// `unknown_check_interval` (100 ms), `max_entries` (100,000)).
     pub cache: CacheSettings,
     /// Largest file a tenant may upload. Default: 10 MiB.
     pub max_file_bytes: u64,
@@ -137,6 +138,12 @@ impl Config {
         if let Some(v) = var("TENANTRY_BASE_DOMAIN") {
             self.base_domain = Some(v);
         }
+        if let Some(v) = var("TENANTRY_CACHE_POLL") {
+            match humantime_serde::re::humantime::parse_duration(&v) {
+                Ok(poll) => self.cache.poll = poll,
+                Err(e) => tracing::warn!(value = %v, error = %e, "TENANTRY_CACHE_POLL ignored"),
+            }
+        }
         if let Some(v) = var("TENANTRY_METRICS_TOKEN") {
             self.metrics.token = Some(v.into());
         }
@@ -166,6 +173,19 @@ mod tests {
         c.apply_env(|k| (k == "TENANTRY_LISTEN").then(|| "127.0.0.1:2".to_owned()));
         assert_eq!(c.listen, "127.0.0.1:2");
         assert_eq!(c.base_domain.as_deref(), Some("a.com"));
+    }
+
+    #[test]
+    fn cache_poll_comes_from_the_file_then_the_environment() {
+        let mut c: Config = toml::from_str("[cache]\npoll = \"250ms\"").unwrap();
+        assert_eq!(c.cache.poll, Duration::from_millis(250));
+        assert_eq!(
+            c.cache.max_entries, 100_000,
+            "unset fields keep their default"
+        );
+        c.apply_env(|k| (k == "TENANTRY_CACHE_POLL").then(|| "2s".to_owned()));
+        assert_eq!(c.cache.poll, Duration::from_secs(2));
+        assert_eq!(Config::default().cache.poll, Duration::from_secs(1));
     }
 
     #[test]

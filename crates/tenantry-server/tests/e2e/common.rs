@@ -32,6 +32,8 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     /// The HS256 secret tokens are signed with (to forge expired or altered ones in tests).
     pub jwt_secret: [u8; 32],
+    /// The master key, to open a second handle on the same registry (another "process").
+    pub master_key: MasterKey,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -72,6 +74,24 @@ impl TestApp {
         tune: impl FnOnce(&mut PlatformSettings),
         configure: impl FnOnce(App) -> App,
     ) -> Self {
+        Self::spawn_cached(
+            pools,
+            registry_url,
+            CacheSettings::default(),
+            tune,
+            configure,
+        )
+        .await
+    }
+
+    /// Like [`TestApp::spawn_tuned`], with the registry's tenant cache set to `cache`.
+    pub async fn spawn_cached(
+        pools: PoolManagerSettings,
+        registry_url: Option<String>,
+        cache: CacheSettings,
+        tune: impl FnOnce(&mut PlatformSettings),
+        configure: impl FnOnce(App) -> App,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG")
@@ -85,7 +105,7 @@ impl TestApp {
         let jwt_secret = key.derive("jwt-hs256");
         let url = registry_url
             .unwrap_or_else(|| format!("sqlite://{}/registry.db", dir.path().display()));
-        let registry = Registry::open(&url, SecretBox::new(key), CacheSettings::default())
+        let registry = Registry::open(&url, SecretBox::new(key.clone()), cache)
             .await
             .unwrap();
         registry
@@ -120,6 +140,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             dir,
             jwt_secret,
+            master_key: key,
             _shutdown: tx,
         }
     }

@@ -7,6 +7,7 @@ mod backup_cli;
 mod backup_http;
 mod backup_restore;
 mod budget;
+mod cache;
 mod cli;
 mod common;
 mod credentials;

@@ -2,12 +2,15 @@
 //!
 //! Runs on an embedded SQLite file (default) or PostgreSQL, through the same statements. It holds no
 //! business data. Credentials are stored only as secret-box ciphertext. Reads on the request path go
-//! through an in-memory cache (see [`cache`]) that every mutation here invalidates.
+//! through an in-memory cache (see [`cache`]) that every mutation here invalidates, and that follows
+//! other processes' changes through the registry's change stamp (see [`changes`]).
 
 mod audit;
 mod cache;
+mod changes;
 mod claims;
 mod keys;
+mod lookup;
 mod owners;
 mod plans;
 mod reload;
@@ -17,6 +20,7 @@ mod tenants;
 
 pub use audit::AuditEntry;
 pub use cache::{CacheSettings, CacheStats};
+pub use changes::ChangeWatcher;
 pub use claims::DatabaseClaim;
 pub use owners::Owner;
 pub use plans::Plan;
@@ -88,6 +92,8 @@ struct Inner {
     /// Re-reads the keyring when a ciphertext names a key this process does not hold yet.
     key_source: std::sync::OnceLock<KeySource>,
     cache: cache::TenantCache,
+    /// What the cache has seen of the registry's change stamp, and the watcher polling it.
+    changes: changes::ChangeTracker,
     /// Statements (and transactions) sent to the registry database through this handle: every one
     /// goes through [`Registry::pool`], which counts it. For benchmarks and metrics: a warm
     /// request must send none.
@@ -142,11 +148,13 @@ impl Registry {
                 engine,
                 secrets: std::sync::RwLock::new(secrets),
                 key_source: std::sync::OnceLock::new(),
-                cache: cache::TenantCache::new(cache),
+                cache: cache::TenantCache::new(&cache),
+                changes: changes::ChangeTracker::new(cache.unknown_check_interval),
                 queries: std::sync::atomic::AtomicU64::new(0),
             }),
         };
         registry.check_key().await?;
+        registry.start_following(cache.poll).await?;
         Ok(registry)
     }
 
@@ -248,7 +256,11 @@ impl Registry {
         self.inner.cache.stats()
     }
 
+    /// Stops the change watcher and closes the registry's connections.
     pub async fn close(&self) {
+        if let Some(watcher) = self.watcher() {
+            watcher.stop();
+        }
         self.inner.pool.close().await;
     }
 }

@@ -1,6 +1,5 @@
 //! Tenants and their custom domains.
 
-use super::cache::HostIndex;
 use super::servers::parse_uuid;
 use super::{Registry, RegistryError, Result};
 use crate::db;
@@ -14,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 use uuid::Uuid;
 
 /// Per-tenant pool limits, stored on the tenant row.
@@ -323,19 +321,6 @@ impl Registry {
         self.config_from_row(&row, tenant).map(Some)
     }
 
-    /// The router's lookup: served from the cache when warm; reads the registry otherwise.
-    pub async fn tenant_config(&self, code: &TenantCode) -> Result<Option<Arc<TenantConfig>>> {
-        if let Some(hit) = self.inner.cache.config(code) {
-            return Ok(Some(hit));
-        }
-        let Some(config) = self.fetch_config("code", code.to_string()).await? else {
-            return Ok(None);
-        };
-        let config = Arc::new(config);
-        self.inner.cache.put_config(config.clone());
-        Ok(Some(config))
-    }
-
     pub async fn tenant(&self, code: &TenantCode) -> Result<Tenant> {
         Ok(self
             .fetch_config("code", code.to_string())
@@ -350,48 +335,6 @@ impl Registry {
             .await?
             .ok_or_else(|| RegistryError::NotFound(format!("tenant {id}")))?
             .tenant)
-    }
-
-    /// The tenant code whose custom domain is exactly `host`, from the host index.
-    pub async fn code_for_domain(&self, host: &HostName) -> Result<Option<TenantCode>> {
-        Ok(self.host_index().await?.get(&format!("d:{host}")).cloned())
-    }
-
-    /// The tenant code whose subdomain is `sub`, from the host index.
-    pub async fn code_for_subdomain(&self, sub: &Subdomain) -> Result<Option<TenantCode>> {
-        Ok(self.host_index().await?.get(&format!("s:{sub}")).cloned())
-    }
-
-    /// Every custom domain and subdomain, from memory when warm; else read once (concurrent
-    /// callers wait for that one read).
-    async fn host_index(&self) -> Result<Arc<HostIndex>> {
-        let cache = &self.inner.cache;
-        if let Some(hit) = cache.hosts() {
-            return Ok(hit);
-        }
-        let _load = cache.lock_host_load().await;
-        if let Some(loaded) = cache.hosts_loaded() {
-            return Ok(loaded);
-        }
-        let generation = cache.generation();
-        let domains: Vec<(String, String)> = sqlx::query_as(
-            "SELECT d.domain, t.code FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        let subdomains: Vec<(String, String)> =
-            sqlx::query_as("SELECT subdomain, code FROM tenants WHERE subdomain IS NOT NULL")
-                .fetch_all(self.pool())
-                .await?;
-        let mut index = HostIndex::with_capacity(domains.len() + subdomains.len());
-        for (prefix, rows) in [("d", domains), ("s", subdomains)] {
-            for (name, code) in rows {
-                index.insert(format!("{prefix}:{name}"), TenantCode::parse(&code)?);
-            }
-        }
-        let index = Arc::new(index);
-        cache.put_hosts(index.clone(), generation);
-        Ok(index)
     }
 
     /// Lists tenants (tombstones excluded unless `status = deleted` is asked for) with the total.
