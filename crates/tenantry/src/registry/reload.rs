@@ -12,10 +12,12 @@ impl Registry {
         &self,
         code: &TenantCode,
     ) -> Result<Option<Arc<TenantConfig>>> {
+        // Taken before the read: a change landing meanwhile keeps this read out of the cache.
+        let generation = self.inner.cache.generation();
         match self.fetch_config("code", code.to_string()).await? {
             Some(config) => {
                 let config = Arc::new(config);
-                self.inner.cache.put_config(config.clone());
+                self.inner.cache.put_config(config.clone(), generation);
                 Ok(Some(config))
             }
             None => {
