@@ -72,6 +72,11 @@ pub(super) fn describe() {
         "Tenant configs held in memory"
     );
     describe_counter!(
+        "tenantry_registry_unknown_code_checks_total",
+        "Change-stamp reads made because a request named a tenant code unknown to the cache \
+         (bounded: at most one per [cache] unknown_check_interval)"
+    );
+    describe_counter!(
         "tenantry_operations_total",
         "Platform operations (provisioning, suspension, users, …) by action and outcome"
     );
@@ -132,6 +137,7 @@ impl Sample {
             counter!("tenantry_registry_cache_misses_total", "cache" => cache).absolute(misses);
         }
         gauge!("tenantry_registry_cached_configs").set(self.cached_configs as f64);
+        counter!("tenantry_registry_unknown_code_checks_total").absolute(c.unknown_checks);
         for (action, outcome, n) in &self.counters.operations {
             let labels = [("action", *action), ("outcome", *outcome)];
             counter!("tenantry_operations_total", &labels).absolute(*n);

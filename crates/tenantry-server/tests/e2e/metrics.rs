@@ -264,3 +264,26 @@ async fn metrics_need_the_metrics_token_or_an_owner_token() {
         .unwrap()
         .contains("# TYPE tenantry_http_requests_total counter"));
 }
+
+#[tokio::test]
+async fn unknown_tenant_codes_show_as_bounded_registry_checks() {
+    let t = spawn_with_metrics(20).await;
+    t.tenant("ACME", On::Sqlite).await;
+    let started = std::time::Instant::now();
+    for i in 0..50 {
+        let path = format!("/api/customers?company=NOPE{i}");
+        let (s, body) = t.call(Method::GET, &path, None, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(error_code(&body), "tenant_not_found");
+    }
+    let elapsed = started.elapsed();
+    let text = scrape(&t).await;
+    let checks = sample(&text, "tenantry_registry_unknown_code_checks_total")
+        .unwrap_or_else(|| panic!("no unknown-code counter in:\n{text}"));
+    // At least one check, and at most one per `unknown_check_interval` (default 100 ms).
+    let bound = (elapsed.as_millis() / 100) as f64 + 1.0;
+    assert!(
+        checks >= 1.0 && checks <= bound,
+        "{checks} checks in {elapsed:?}:\n{text}"
+    );
+}
