@@ -8,6 +8,7 @@ use crate::db::{EngineConnection, Purpose};
 use crate::registry::DataSource;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 impl PoolManager {
     /// Opens (and closes) one fresh connection to the data server in the background, at most one
@@ -18,7 +19,10 @@ impl PoolManager {
             return;
         }
         let (inner, source) = (Arc::downgrade(&self.inner), source.clone());
-        tokio::spawn(async move {
+        // The probe's log lines carry the request that started it (its request id and tenant),
+        // so an operator can tell why a server was probed.
+        let started_by = tracing::Span::current();
+        let probe = async move {
             let answers = answers(&source, timeout).await;
             let Some(inner) = inner.upgrade() else {
                 return;
@@ -34,7 +38,8 @@ impl PoolManager {
                 breakers.trip(source.server_id, &source.server_key());
             }
             breakers.end_probe(source.server_id);
-        });
+        };
+        tokio::spawn(probe.instrument(started_by));
     }
 }
 
