@@ -259,6 +259,16 @@ impl PgServer {
     /// Starts the server again on its data directory and port (after [`PgServer::kill`]); blocks
     /// until it accepts connections (crash recovery included).
     pub fn restart(&mut self) -> io::Result<()> {
+        // A killed postmaster can linger as a zombie until its parent (init) reaps it, and
+        // PostgreSQL refuses to start while the pid in its lock files (the data directory's
+        // and the socket's) exists at all. The process is dead (not running): they are stale.
+        if let Some(pid) = self.postmaster_pid() {
+            if !util::process_running(pid) {
+                let socket_lock = format!(".s.PGSQL.{}.lock", self.port);
+                let _ = fs::remove_file(self.data.join("postmaster.pid"));
+                let _ = fs::remove_file(self.base.join(socket_lock));
+            }
+        }
         self.launch_on(Some(self.port))
     }
 
