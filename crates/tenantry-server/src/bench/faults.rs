@@ -8,7 +8,7 @@
 //! Requests go through the whole HTTP stack in process (`tower::ServiceExt::oneshot` on the
 //! router: middleware, tenant layer, extractors, handler), without sockets.
 
-use super::{ms, secs, yes_no, BenchServer};
+use super::{ms, provision_dedicated, secs, set_rate_limit, yes_no, BenchServer, UNLIMITED};
 use super::{percentile, scratch_platform, ScratchDir};
 use crate::app::App;
 use anyhow::Context;
@@ -19,11 +19,9 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tenantry::limits::RateLimit;
-use tenantry::platform::{Actor, ProvisionRequest, ServerRef, TenantRef};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
-use tenantry::registry::{NewServer, TenantUpdate};
-use tenantry::tenant::{Hosting, Placement, ServerName, TenantCode};
+use tenantry::registry::NewServer;
+use tenantry::tenant::{Hosting, ServerName, TenantCode};
 use tower::ServiceExt;
 
 const ADMIN_PASSWORD: &str = "bench-admin-password";
@@ -90,30 +88,11 @@ pub async fn measure(
             true => (format!("OTHER{i}"), ours_id),
             false => (format!("CUST{}", i - OTHERS), cust.id),
         };
-        let mut req = ProvisionRequest::new(
-            TenantCode::parse(&code)?,
-            code.clone(),
-            Placement::Dedicated,
-        );
-        req.server = Some(ServerRef::Id(server));
-        req.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
-        let started = platform.provision(&Actor::System, req).await?;
-        started
-            .wait(|_| {})
-            .await
-            .with_context(|| format!("provisioning {code}"))?;
-        // The load is a tight loop on purpose: no plan's rate limit may answer it instead.
-        let unlimited = RateLimit {
-            requests_per_second: 1_000_000,
-            burst: 1_000_000,
-        };
-        let change = TenantUpdate {
-            rate_limit: Some(Some(unlimited)),
-            ..TenantUpdate::default()
-        };
-        let r = TenantRef::Code(TenantCode::parse(&code)?);
-        platform.update(&Actor::System, &r, change).await?;
-        let token = login(&router, &code).await?;
+        let code = TenantCode::parse(&code)?;
+        provision_dedicated(&platform, &code, server, ADMIN_PASSWORD).await?;
+        // The load is paced on purpose: no plan's rate limit may answer it instead.
+        set_rate_limit(&platform, &code, UNLIMITED, UNLIMITED).await?;
+        let token = login(&router, code.as_str()).await?;
         match i < OTHERS {
             true => others.push(token),
             false => custs.push(token),

@@ -5,10 +5,9 @@
 
 use super::load::Target;
 use super::scale::ScaleOptions;
-use super::{BenchServer, ScratchDir};
+use super::{progress_bar, BenchServer, ScratchDir};
 use anyhow::Context;
 use futures::future::try_join_all;
-use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -87,7 +86,7 @@ pub async fn register(
     eprintln!("bench scale: copying {} SQLite files…", o.tenants - n_pg);
     copy_sqlite_files(&sqlite_dir, &homes, &hash).await?;
     eprintln!("bench scale: registering {} tenants…", o.tenants);
-    let bar = bar(o.tenants, "register");
+    let bar = progress_bar(o.tenants, "register");
     let mut tenants = Vec::with_capacity(o.tenants);
     let password_version = tenantry::users::password_version(&hash);
     for (i, home) in homes.iter().enumerate() {
@@ -188,7 +187,7 @@ async fn create_schemas(
             .await?;
     }
     admin.close().await?;
-    let bar = bar(total, "schemas");
+    let bar = progress_bar(total, "schemas");
     try_join_all((0..databases).map(|d| {
         let bar = bar.clone();
         async move {
@@ -302,15 +301,4 @@ impl PgSampler {
         let _ = self.stop.send(());
         self.task.await.unwrap_or(0)
     }
-}
-
-fn bar(len: usize, prefix: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix);
-    bar
 }

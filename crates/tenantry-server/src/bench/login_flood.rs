@@ -16,11 +16,10 @@
 //! sockets). Latencies are sequential requests on one kept-alive connection per client.
 
 use super::client::{rss_kib, Http, PASSWORD};
-use super::{ms, percentile, yes_no, BenchServer, ScratchDir};
+use super::{ms, percentile, provision_dedicated, set_rate_limit, yes_no};
+use super::{BenchServer, ScratchDir, UNLIMITED};
 use crate::app::App;
 use crate::cli::table;
-use anyhow::Context;
-use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,15 +27,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tenantry::auth::TokenSigner;
 use tenantry::hashing::HashPoolSettings;
-use tenantry::limits::{LoginThrottleSettings, RateLimit};
-use tenantry::platform::{
-    Actor, Platform, PlatformSettings, ProvisionRequest, ServerRef, TenantRef,
-};
+use tenantry::limits::LoginThrottleSettings;
+use tenantry::platform::{Platform, PlatformSettings};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
-use tenantry::registry::{CacheSettings, Registry, TenantUpdate};
+use tenantry::registry::{CacheSettings, Registry};
 use tenantry::secrets::{MasterKey, SecretBox};
 use tenantry::storage::Storage;
-use tenantry::tenant::{Placement, TenantCode};
+use tenantry::tenant::TenantCode;
 
 /// RSS after the flood may exceed the baseline by at most this much.
 pub const RSS_TARGET_MIB: f64 = 20.0;
@@ -132,32 +129,17 @@ pub async fn measure(opts: &Options) -> anyhow::Result<Run> {
         .register(platform.registry())
         .await?;
     for code in ["VICTIM", "OTHER", "NOISY"] {
-        let mut req = ProvisionRequest::new(
-            TenantCode::parse(code)?,
-            code.to_owned(),
-            Placement::Dedicated,
-        );
-        req.server = Some(ServerRef::Id(server.id));
-        req.admin_password = Some(SecretString::from(PASSWORD));
-        let started = platform.provision(&Actor::System, req).await?;
-        started
-            .wait(|_| {})
-            .await
-            .with_context(|| format!("provisioning {code}"))?;
+        provision_dedicated(&platform, &TenantCode::parse(code)?, server.id, PASSWORD).await?;
     }
     // NOISY floods past 50/s; OTHER, measured with back-to-back requests, must never be limited.
-    for (code, rps, burst) in [("NOISY", 50, 100), ("OTHER", 1_000_000, 1_000_000)] {
-        let limit = RateLimit {
-            requests_per_second: rps,
-            burst,
-        };
-        let change = TenantUpdate {
-            rate_limit: Some(Some(limit)),
-            ..TenantUpdate::default()
-        };
-        let r = TenantRef::Code(TenantCode::parse(code)?);
-        platform.update(&Actor::System, &r, change).await?;
-    }
+    set_rate_limit(&platform, &TenantCode::parse("NOISY")?, 50, 100).await?;
+    set_rate_limit(
+        &platform,
+        &TenantCode::parse("OTHER")?,
+        UNLIMITED,
+        UNLIMITED,
+    )
+    .await?;
     let hash_pool = platform.hashes().settings().concurrency();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

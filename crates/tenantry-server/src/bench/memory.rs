@@ -5,16 +5,12 @@
 //! server; the client side is one socket) is sampled at each stage and after an idle pause.
 
 use super::client::{rss_kib, Http, PASSWORD};
-use super::{login_flood, yes_no, BenchServer, ScratchDir};
+use super::{login_flood, progress_bar, provision_dedicated, yes_no, BenchServer, ScratchDir};
 use crate::app::App;
 use crate::cli::table;
-use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
-use secrecy::SecretString;
 use serde::Serialize;
 use std::time::Duration;
-use tenantry::platform::{Actor, ProvisionRequest, ServerRef};
-use tenantry::tenant::{Placement, TenantCode};
+use tenantry::tenant::TenantCode;
 
 /// Resident memory of the process after provisioning and serving 100 tenants must stay below.
 pub const RSS_TARGET_MIB: f64 = 150.0;
@@ -31,13 +27,19 @@ pub struct MemoryRun {
 #[serde(rename_all = "camelCase")]
 pub struct Stage {
     pub label: &'static str,
+    /// Whether the target applies (the stages after the tenants were served).
+    pub judged: bool,
     pub rss_mib: f64,
 }
 
-fn stage(label: &'static str) -> Stage {
+fn stage(label: &'static str, judged: bool) -> Stage {
     let rss_mib = rss_kib() as f64 / 1024.0;
     eprintln!("bench memory: {label}: {rss_mib:.1} MiB");
-    Stage { label, rss_mib }
+    Stage {
+        label,
+        judged,
+        rss_mib,
+    }
 }
 
 /// Serves a scratch platform, provisions `tenants` PostgreSQL tenants on `server`, signs in to
@@ -57,25 +59,17 @@ pub async fn measure(server: &BenchServer, tenants: usize) -> anyhow::Result<Mem
             let _ = stopped.await;
         },
     ));
-    let mut stages = vec![stage("serving, no tenants")];
+    let mut stages = vec![stage("serving, no tenants", false)];
     let bar = progress_bar(tenants, "provision");
     let mut codes = Vec::with_capacity(tenants);
     for i in 0..tenants {
         let code = TenantCode::parse(&format!("MEM{i:04}"))?;
-        let mut req =
-            ProvisionRequest::new(code.clone(), format!("Memory {i}"), Placement::Dedicated);
-        req.server = Some(ServerRef::Id(data_server.id));
-        req.admin_password = Some(SecretString::from(PASSWORD));
-        let started = platform.provision(&Actor::System, req).await?;
-        started
-            .wait(|_| {})
-            .await
-            .with_context(|| format!("provisioning {code}"))?;
+        provision_dedicated(&platform, &code, data_server.id, PASSWORD).await?;
         codes.push(code);
         bar.inc(1);
     }
     bar.finish_and_clear();
-    stages.push(stage("provisioned"));
+    stages.push(stage("provisioned", false));
     let mut http = Http::new(addr);
     let bar = progress_bar(tenants, "serve");
     for code in &codes {
@@ -84,24 +78,13 @@ pub async fn measure(server: &BenchServer, tenants: usize) -> anyhow::Result<Mem
         bar.inc(1);
     }
     bar.finish_and_clear();
-    stages.push(stage("signed in and served"));
+    stages.push(stage("signed in and served", true));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    stages.push(stage("after 3 s idle"));
+    stages.push(stage("after 3 s idle", true));
     let _ = stop.send(());
     let _ = serving.await;
     platform.pools().close_all().await;
     Ok(MemoryRun { tenants, stages })
-}
-
-fn progress_bar(len: usize, prefix: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix);
-    bar
 }
 
 /// The table: one row per stage; the target applies to the serving stages.
@@ -110,17 +93,16 @@ pub fn render(r: &MemoryRun) -> String {
         .stages
         .iter()
         .map(|s| {
-            let judged = s.label != "serving, no tenants" && s.label != "provisioned";
             vec![
                 s.label.to_owned(),
                 r.tenants.to_string(),
                 format!("{:.1}", s.rss_mib),
-                if judged {
+                if s.judged {
                     format!("< {RSS_TARGET_MIB:.0}")
                 } else {
                     "-".into()
                 },
-                if judged {
+                if s.judged {
                     yes_no(s.rss_mib < RSS_TARGET_MIB)
                 } else {
                     "-".into()

@@ -3,10 +3,9 @@
 //! the registry's mirror of each tenant's schema version and checksum), then again with `verify`
 //! (every tenant database opened and its applied checksums checked: the floor of a full check).
 
-use super::{scratch_platform, secs, yes_no, BenchServer, ScratchDir};
+use super::{progress_bar, scratch_platform, secs, yes_no, BenchServer, ScratchDir};
 use crate::cli::table;
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::time::{Duration, Instant};
 use tenantry::fleet::{FleetOptions, Outcome};
 use tenantry::platform::{Actor, Platform};
@@ -162,17 +161,6 @@ async fn timed_run(
         .filter(|(_, o)| matches!(o, Outcome::Migrated { .. }))
         .count();
     Ok((total, migrated))
-}
-
-fn progress_bar(len: usize, prefix: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix);
-    bar
 }
 
 /// The table of a first and a no-op run.

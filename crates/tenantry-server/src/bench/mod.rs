@@ -156,6 +156,69 @@ fn secs(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64())
 }
 
+/// The progress bar every bench draws on stderr for its long steps.
+fn progress_bar(
+    len: usize,
+    prefix: impl Into<std::borrow::Cow<'static, str>>,
+) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix);
+    bar
+}
+
+/// Provisions dedicated tenant `code` on `server` with admin password `password`, through the
+/// platform (the job an operator starts), and waits for it to finish.
+async fn provision_dedicated(
+    platform: &Platform,
+    code: &tenantry::tenant::TenantCode,
+    server: uuid::Uuid,
+    password: &str,
+) -> anyhow::Result<()> {
+    use tenantry::platform::{Actor, ProvisionRequest, ServerRef};
+    let mut req = ProvisionRequest::new(
+        code.clone(),
+        code.to_string(),
+        tenantry::tenant::Placement::Dedicated,
+    );
+    req.server = Some(ServerRef::Id(server));
+    req.admin_password = Some(SecretString::from(password));
+    let job = platform.provision(&Actor::System, req).await?;
+    job.wait(|_| {})
+        .await
+        .with_context(|| format!("provisioning {code}"))?;
+    Ok(())
+}
+
+/// Overrides tenant `code`'s rate limit (through the platform, as the admin API does).
+async fn set_rate_limit(
+    platform: &Platform,
+    code: &tenantry::tenant::TenantCode,
+    requests_per_second: u32,
+    burst: u32,
+) -> anyhow::Result<()> {
+    let limit = tenantry::limits::RateLimit {
+        requests_per_second,
+        burst,
+    };
+    let change = tenantry::registry::TenantUpdate {
+        rate_limit: Some(Some(limit)),
+        ..Default::default()
+    };
+    let tenant = tenantry::platform::TenantRef::Code(code.clone());
+    platform
+        .update(&tenantry::platform::Actor::System, &tenant, change)
+        .await?;
+    Ok(())
+}
+
+/// A rate limit no load of a bench reaches: the bench measures the stack, not a plan's limit.
+const UNLIMITED: u32 = 1_000_000;
+
 fn yes_no(met: bool) -> String {
     if met { "yes" } else { "NO" }.to_owned()
 }

@@ -1,10 +1,11 @@
 //! `tenantry bench provision`: sequential dedicated-tenant provisioning through the platform (the
 //! operation an operator runs, audit row and storage directory included), per engine.
 
-use super::{ms, percentile, scratch_platform, secs, yes_no, BenchServer, ScratchDir};
+use super::{
+    ms, percentile, progress_bar, scratch_platform, secs, yes_no, BenchServer, ScratchDir,
+};
 use crate::cli::table;
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::SecretString;
 use std::time::{Duration, Instant};
 use tenantry::platform::{Actor, ProvisionRequest, ServerRef};
@@ -34,7 +35,7 @@ pub async fn measure(server: &BenchServer, tenants: usize) -> anyhow::Result<Eng
     let pools = PoolManager::new(PoolManagerSettings::default());
     let platform = scratch_platform(&scratch, pools.clone()).await?;
     let data_server = server.register(platform.registry()).await?;
-    let bar = progress_bar(tenants, engine);
+    let bar = progress_bar(tenants, engine.as_str());
     let mut latencies = Vec::with_capacity(tenants);
     let started = Instant::now();
     for i in 0..tenants {
@@ -75,17 +76,6 @@ fn request(i: usize, server: &DataServer) -> anyhow::Result<ProvisionRequest> {
     req.server = Some(ServerRef::Id(server.id));
     req.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
     Ok(req)
-}
-
-fn progress_bar(len: usize, engine: Engine) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(engine.as_str().to_owned());
-    bar
 }
 
 /// The table of one or more engine runs.

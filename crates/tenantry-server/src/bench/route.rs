@@ -5,23 +5,22 @@
 
 use super::baseline::{self, Baseline};
 use super::load::{self, Load, Target};
-use super::{percentile, scratch_platform, yes_no, BenchServer, ScratchDir};
+use super::{percentile, provision_dedicated, scratch_platform, set_rate_limit, yes_no};
+use super::{BenchServer, ScratchDir, UNLIMITED};
 use crate::app::App;
 use crate::cli::table;
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
-use secrecy::SecretString;
 use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tenantry::limits::RateLimit;
-use tenantry::platform::{Actor, Platform, ProvisionRequest, ServerRef, TenantRef};
+use tenantry::platform::Platform;
 use tenantry::pools::{PoolManager, PoolManagerSettings};
-use tenantry::registry::{DataServer, TenantUpdate};
-use tenantry::tenant::{Engine, Placement, TenantCode};
+use tenantry::registry::DataServer;
+use tenantry::tenant::{Engine, TenantCode};
 
 /// tenantry's throughput must be at least this share of the baseline's.
 const RATIO_GOAL: f64 = 0.95;
@@ -152,25 +151,9 @@ async fn provision(
     futures::stream::iter(0..n)
         .map(|i| async move {
             let code = TenantCode::parse(&format!("ROUTE{i:04}"))?;
-            let mut req =
-                ProvisionRequest::new(code.clone(), format!("Route {i}"), Placement::Dedicated);
-            req.server = Some(ServerRef::Id(server.id));
-            req.admin_password = Some(SecretString::from(PASSWORD));
-            let job = platform.provision(&Actor::System, req).await?;
-            job.wait(|_| {})
-                .await
-                .with_context(|| format!("provisioning {code}"))?;
+            provision_dedicated(platform, &code, server.id, PASSWORD).await?;
             // The baseline has no rate limit: neither may tenantry's plans answer the load.
-            let unlimited = RateLimit {
-                requests_per_second: 1_000_000,
-                burst: 1_000_000,
-            };
-            let change = TenantUpdate {
-                rate_limit: Some(Some(unlimited)),
-                ..TenantUpdate::default()
-            };
-            let r = TenantRef::Code(code.clone());
-            platform.update(&Actor::System, &r, change).await?;
+            set_rate_limit(platform, &code, UNLIMITED, UNLIMITED).await?;
             let config = platform
                 .registry()
                 .tenant_config(&code)
