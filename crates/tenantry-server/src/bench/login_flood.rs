@@ -231,13 +231,17 @@ fn rate_flood(
     until: Instant,
     counts: &Arc<(AtomicU64, AtomicU64)>,
 ) -> Vec<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    let start = tokio::time::Instant::now();
     (0..opts.concurrency)
-        .map(|_| {
+        .map(|k| {
             let (mut http, token, counts) = (http.clone(), noisy.to_owned(), counts.clone());
             let (concurrency, rps) = (opts.concurrency, opts.flood_rps.max(1));
             tokio::spawn(async move {
                 let pause = Duration::from_secs_f64(concurrency as f64 / rps as f64);
-                let mut tick = tokio::time::interval(pause);
+                // Client k starts k/concurrency of a period late: together an even stream of
+                // `rps`, not `concurrency` requests at once `rps / concurrency` times a second.
+                let offset = pause.mul_f64(k as f64 / concurrency as f64);
+                let mut tick = tokio::time::interval_at(start + offset, pause);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 while Instant::now() < until {
                     tick.tick().await;
