@@ -19,6 +19,7 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tenantry::platform::TenantRef;
 use tenantry::pools::{PoolManager, PoolManagerSettings};
 use tenantry::registry::NewServer;
 use tenantry::tenant::{Hosting, ServerName, TenantCode};
@@ -91,7 +92,13 @@ pub async fn measure(
         let code = TenantCode::parse(&code)?;
         provision_dedicated(&platform, &code, server, ADMIN_PASSWORD).await?;
         // The load is paced on purpose: no plan's rate limit may answer it instead.
-        set_rate_limit(&platform, &code, UNLIMITED, UNLIMITED).await?;
+        set_rate_limit(
+            &platform,
+            TenantRef::Code(code.clone()),
+            UNLIMITED,
+            UNLIMITED,
+        )
+        .await?;
         let token = login(&router, code.as_str()).await?;
         match i < OTHERS {
             true => others.push(token),

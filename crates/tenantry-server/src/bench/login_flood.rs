@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use tenantry::auth::TokenSigner;
 use tenantry::hashing::HashPoolSettings;
 use tenantry::limits::LoginThrottleSettings;
+use tenantry::platform::TenantRef;
 use tenantry::platform::{Platform, PlatformSettings};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
 use tenantry::registry::{CacheSettings, Registry};
@@ -132,10 +133,16 @@ pub async fn measure(opts: &Options) -> anyhow::Result<Run> {
         provision_dedicated(&platform, &TenantCode::parse(code)?, server.id, PASSWORD).await?;
     }
     // NOISY floods past 50/s; OTHER, measured with back-to-back requests, must never be limited.
-    set_rate_limit(&platform, &TenantCode::parse("NOISY")?, 50, 100).await?;
     set_rate_limit(
         &platform,
-        &TenantCode::parse("OTHER")?,
+        TenantRef::Code(TenantCode::parse("NOISY")?),
+        50,
+        100,
+    )
+    .await?;
+    set_rate_limit(
+        &platform,
+        TenantRef::Code(TenantCode::parse("OTHER")?),
         UNLIMITED,
         UNLIMITED,
     )

@@ -197,7 +197,7 @@ async fn provision_dedicated(
 /// Overrides tenant `code`'s rate limit (through the platform, as the admin API does).
 async fn set_rate_limit(
     platform: &Platform,
-    code: &tenantry::tenant::TenantCode,
+    tenant: tenantry::platform::TenantRef,
     requests_per_second: u32,
     burst: u32,
 ) -> anyhow::Result<()> {
@@ -209,7 +209,6 @@ async fn set_rate_limit(
         rate_limit: Some(Some(limit)),
         ..Default::default()
     };
-    let tenant = tenantry::platform::TenantRef::Code(code.clone());
     platform
         .update(&tenantry::platform::Actor::System, &tenant, change)
         .await?;

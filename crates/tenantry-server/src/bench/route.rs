@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tenantry::platform::Platform;
+use tenantry::platform::TenantRef;
 use tenantry::pools::{PoolManager, PoolManagerSettings};
 use tenantry::registry::DataServer;
 use tenantry::tenant::{Engine, TenantCode};
@@ -153,7 +154,13 @@ async fn provision(
             let code = TenantCode::parse(&format!("ROUTE{i:04}"))?;
             provision_dedicated(platform, &code, server.id, PASSWORD).await?;
             // The baseline has no rate limit: neither may tenantry's plans answer the load.
-            set_rate_limit(platform, &code, UNLIMITED, UNLIMITED).await?;
+            set_rate_limit(
+                platform,
+                TenantRef::Code(code.clone()),
+                UNLIMITED,
+                UNLIMITED,
+            )
+            .await?;
             let config = platform
                 .registry()
                 .tenant_config(&code)
