@@ -96,12 +96,12 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
     let platform = scratch_platform(&scratch, pools.clone()).await?;
     let started = Instant::now();
     let fleet = fleet::register(&platform, pg, &scratch, options).await?;
+    let setup = started.elapsed();
     // The most popular tenants of a small fleet would pass their plan's limit in the closed loop:
     // the bench measures pools, not a plan.
     for t in fleet.tenants.iter().take(UNLIMITED_TENANTS) {
         set_rate_limit(&platform, TenantRef::Id(t.id), UNLIMITED, UNLIMITED).await?;
     }
-    let setup = started.elapsed();
     let registry = platform.registry().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -109,11 +109,7 @@ impl Breakers {
     /// already open do not push the next probe further out.
     pub fn failure(&self, server: Uuid, label: &str) {
         let mut map = self.servers.lock().expect("breaker mutex poisoned");
-        let state = map.entry(server).or_insert_with(|| State {
-            label: label.to_owned(),
-            failures: 0,
-            next_probe: None,
-        });
+        let state = tracked_state(&mut map, server, label);
         state.failures = state.failures.saturating_add(1);
         if state.failures >= self.threshold && state.next_probe.is_none() {
             tracing::warn!(server = %label, "circuit open: requests for its tenants fail fast");
@@ -126,11 +122,7 @@ impl Breakers {
     /// answering).
     pub fn trip(&self, server: Uuid, label: &str) {
         let mut map = self.servers.lock().expect("breaker mutex poisoned");
-        let state = map.entry(server).or_insert_with(|| State {
-            label: label.to_owned(),
-            failures: 0,
-            next_probe: None,
-        });
+        let state = tracked_state(&mut map, server, label);
         state.failures = state.failures.max(self.threshold);
         state.next_probe = Some(Instant::now() + self.cooldown);
         self.tracked.store(map.len(), Ordering::Release);
@@ -160,6 +152,19 @@ impl Breakers {
             .map(|s| s.label.clone())
             .collect()
     }
+}
+
+/// The server's state, starting one with no failures when it has none yet.
+fn tracked_state<'a>(
+    map: &'a mut HashMap<Uuid, State>,
+    server: Uuid,
+    label: &str,
+) -> &'a mut State {
+    map.entry(server).or_insert_with(|| State {
+        label: label.to_owned(),
+        failures: 0,
+        next_probe: None,
+    })
 }
 
 #[cfg(test)]

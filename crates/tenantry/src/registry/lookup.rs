@@ -18,6 +18,13 @@ impl Registry {
         if !self.is_known(code).await? {
             return Ok(None);
         }
+        self.read_config(code).await
+    }
+
+    /// Reads a tenant's config from the registry and caches it, unless a change landed while it
+    /// was read (the generation is taken before the read, so such a read is not kept).
+    pub(super) async fn read_config(&self, code: &TenantCode) -> Result<Option<Arc<TenantConfig>>> {
+        let cache = &self.inner.cache;
         let generation = cache.generation();
         let Some(config) = self.fetch_config("code", code.to_string()).await? else {
             return Ok(None);

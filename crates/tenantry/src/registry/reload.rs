@@ -12,18 +12,10 @@ impl Registry {
         &self,
         code: &TenantCode,
     ) -> Result<Option<Arc<TenantConfig>>> {
-        // Taken before the read: a change landing meanwhile keeps this read out of the cache.
-        let generation = self.inner.cache.generation();
-        match self.fetch_config("code", code.to_string()).await? {
-            Some(config) => {
-                let config = Arc::new(config);
-                self.inner.cache.put_config(config.clone(), generation);
-                Ok(Some(config))
-            }
-            None => {
-                self.inner.cache.invalidate(code);
-                Ok(None)
-            }
+        let found = self.read_config(code).await?;
+        if found.is_none() {
+            self.inner.cache.invalidate(code);
         }
+        Ok(found)
     }
 }
