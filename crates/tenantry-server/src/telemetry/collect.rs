@@ -55,6 +55,14 @@ pub(super) fn describe() {
         "tenantry_connections_reclaimed_total",
         "Idle connections closed to make room under the budget"
     );
+    describe_counter!(
+        "tenantry_connections_taken_over_total",
+        "Idle connections of evicted schema-tenant pools reset and taken over by another tenant of the same database and login"
+    );
+    describe_gauge!(
+        "tenantry_spare_connections",
+        "Idle connections of evicted schema-tenant pools waiting to be taken over"
+    );
     describe_gauge!(
         "tenantry_breaker_open",
         "1 while a data server's circuit breaker is open"
@@ -166,5 +174,7 @@ impl Sample {
         counter!("tenantry_connections_opened_total").absolute(p.connections_opened);
         counter!("tenantry_connections_closed_total").absolute(p.connections_closed);
         counter!("tenantry_connections_reclaimed_total").absolute(p.connections_reclaimed);
+        counter!("tenantry_connections_taken_over_total").absolute(p.connections_taken_over);
+        gauge!("tenantry_spare_connections").set(p.spare_connections as f64);
     }
 }

@@ -1,7 +1,8 @@
 //! The isolation property, tried at random: thousands of interleaved requests against the real
 //! server, for tenants on PostgreSQL (dedicated and shared-schema), MariaDB, SQLite and a
 //! customer's PostgreSQL server, whose codes differ only by `-`/`_`; resolved by token, `X-Tenant`,
-//! `?company=` and subdomain; with a tiny `max_pools` (pools evicted all the time) and database
+//! `?company=` and subdomain; with a tiny `max_pools` (pools evicted all the time, the schema
+//! tenants taking over each other's evicted connections) and database
 //! passwords changed through the admin API mid-run. Every row answered carries its own tenant's
 //! marker, and mismatched sources are refused.
 //!
@@ -148,17 +149,22 @@ async fn thousands_of_random_requests_see_only_their_own_tenants_rows() {
         .await;
     let stats = t.app.pools().stats();
     eprintln!(
-        "leakage: {cases_n} requests in {:?}; {} rows checked, {} refusals, {} password changes, {} pool evictions",
+        "leakage: {cases_n} requests in {:?}; {} rows checked, {} refusals, {} password changes, {} pool evictions, {} connections taken over",
         started.elapsed(),
         tally.rows.load(Ordering::Relaxed),
         tally.refused.load(Ordering::Relaxed),
         tally.password_changes.load(Ordering::Relaxed),
         stats.evictions,
+        stats.connections_taken_over,
     );
     assert!(
         stats.evictions > 100,
         "max_pools 3 must evict: {}",
         stats.evictions
+    );
+    assert!(
+        stats.connections_taken_over > 0,
+        "the two schema tenants of one database must take over each other's evicted connections"
     );
     assert!(tally.password_changes.load(Ordering::Relaxed) > 0);
     assert!(tally.rows.load(Ordering::Relaxed) > cases_n as u64);

@@ -41,6 +41,7 @@ mod registry;
 mod request_logs;
 mod secrets;
 mod shutdown;
+mod spares;
 mod stats;
 mod status;
 mod typed;

@@ -152,6 +152,8 @@ async fn pool_gauges_and_the_breaker_of_every_server_are_exported() {
         "tenantry_connection_budget_used",
         "tenantry_pool_evictions_total",
         "tenantry_connections_reclaimed_total",
+        "tenantry_connections_taken_over_total",
+        "tenantry_spare_connections",
         "tenantry_connections_opened_total",
     ] {
         assert!(sample(&text, series).is_some(), "{series} missing: {text}");

@@ -122,6 +122,35 @@ impl EngineConnection {
         }
     }
 
+    /// Hands an idle pooled PostgreSQL connection over to another schema tenant of the same
+    /// database and login (see `pools::spares`): forgets every prepared statement, resets the
+    /// whole session (`DISCARD ALL`: temporary tables, `LISTEN`, advisory locks, `SET ROLE`,
+    /// settings, cursors) and points it at `schema` with the new tenant's statement timeout.
+    /// Fails (and the caller closes the connection) if any step does, e.g. inside a transaction.
+    pub(crate) async fn rebind(
+        &mut self,
+        schema: &str,
+        statement_timeout_ms: u64,
+    ) -> Result<(), sqlx::Error> {
+        let EngineConnection::Postgres(conn) = self else {
+            return Err(sqlx::Error::Configuration(
+                "only PostgreSQL connections change tenants".into(),
+            ));
+        };
+        let schema = checked_schema(schema)?;
+        conn.clear_cached_statements().await?;
+        // Its own message: `DISCARD ALL` refuses to run inside a (multi-statement) transaction.
+        conn.execute("DISCARD ALL").await?;
+        conn.execute(
+            format!(
+                "SET search_path TO \"{schema}\"; SET statement_timeout = {statement_timeout_ms}"
+            )
+            .as_str(),
+        )
+        .await?;
+        Ok(())
+    }
+
     pub fn as_postgres(&mut self) -> Option<&mut PgConnection> {
         match self {
             EngineConnection::Postgres(c) => Some(c),
@@ -152,6 +181,17 @@ impl EngineConnection {
     }
 }
 
+/// The `search_path` a pooled schema tenant's connection starts with: no tenant's schema (only
+/// the system catalog, where nothing can be created), so resetting the session never lands in a
+/// schema the connection served before.
+const NO_TENANT_PATH: &str = "pg_catalog";
+
+/// A schema name from the registry, checked before it is spliced into a session setting.
+fn checked_schema(schema: &str) -> Result<crate::tenant::DatabaseName, sqlx::Error> {
+    crate::tenant::DatabaseName::parse(schema)
+        .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))
+}
+
 async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnection, sqlx::Error> {
     match source.engine {
         Engine::Mssql => Err(sqlx::Error::Configuration(
@@ -178,11 +218,18 @@ async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnecti
             }
             // Session settings travel in the startup packet: no extra round trip per connection.
             let mut settings: Vec<(&str, String)> = Vec::new();
-            if let Some(schema) = &source.schema {
-                // Spliced into a session setting: only ever from the checked name type.
-                let schema = crate::tenant::DatabaseName::parse(schema)
-                    .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
-                settings.push(("search_path", format!("\"{schema}\"")));
+            let schema = source.schema.as_deref().map(checked_schema).transpose()?;
+            // A pooled connection may later be handed to another tenant of the same database
+            // (see `pools::spares`): its startup value, which `RESET` and `DISCARD ALL` return to,
+            // names no tenant, and its tenant's schema is set as a session setting below.
+            let pooled = matches!(purpose, Purpose::Pool { .. });
+            if let Some(schema) = &schema {
+                let path = if pooled {
+                    NO_TENANT_PATH.to_owned()
+                } else {
+                    format!("\"{schema}\"")
+                };
+                settings.push(("search_path", path));
             }
             match purpose {
                 Purpose::Migration { lock_timeout_ms } => {
@@ -195,7 +242,12 @@ async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnecti
                 }
             }
             let options = options.options(settings);
-            Ok(EngineConnection::Postgres(options.connect().await?))
+            let mut conn = options.connect().await?;
+            if let (Some(schema), true) = (&schema, pooled) {
+                conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
+                    .await?;
+            }
+            Ok(EngineConnection::Postgres(conn))
         }
         Engine::Mysql => {
             let mut options = MySqlConnectOptions::new()

@@ -2,10 +2,12 @@
 //! and decides whether an idle connection may be handed out again.
 
 use super::budget::Permits;
+use super::spares::SpareKey;
 use super::{Inner, PoolError};
 use crate::db::{EngineConnection, Purpose};
 use crate::registry::DataSource;
 use deadpool::managed::{Metrics, RecycleError, RecycleResult};
+use std::sync::atomic::Ordering;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -20,6 +22,8 @@ use uuid::Uuid;
 pub struct PooledConnection {
     conn: Option<EngineConnection>,
     permits: Option<Permits>,
+    /// Times this connection was handed over from an evicted pool to another tenant's.
+    takeovers: u32,
 }
 
 /// Time a server gets to end a session after its client said goodbye, before the connection's
@@ -35,6 +39,20 @@ impl PooledConnection {
 
     pub(crate) fn conn_mut(&mut self) -> &mut EngineConnection {
         self.conn.as_mut().expect("present until drop")
+    }
+
+    pub(crate) fn takeovers(&self) -> u32 {
+        self.takeovers
+    }
+
+    /// A connection outside any budget, for the pool's own unit tests.
+    #[cfg(test)]
+    pub(crate) fn unbudgeted(conn: EngineConnection, takeovers: u32) -> Self {
+        Self {
+            conn: Some(conn),
+            permits: None,
+            takeovers,
+        }
     }
 }
 
@@ -68,6 +86,8 @@ pub(crate) struct TenantManager {
     pub ping_after_idle: Duration,
     /// The manager that owns this pool: for reclaiming other tenants' idle connections.
     pub owner: Weak<Inner>,
+    /// Set when other tenants' spare connections may be taken over (PostgreSQL schema tenants).
+    pub spare_key: Option<SpareKey>,
 }
 
 impl TenantManager {
@@ -86,6 +106,28 @@ impl TenantManager {
             .await
             .map_err(|_| PoolError::BudgetExhausted)
     }
+
+    /// A spare connection of this tenant's database and login (left by an evicted pool), reset
+    /// and pointed at this tenant's schema; `None` when there is none. A spare that fails its
+    /// reset is closed, and the caller opens a new connection instead.
+    async fn take_over(&self) -> Option<PooledConnection> {
+        let (key, schema) = (self.spare_key?, self.source.schema.as_deref()?);
+        let inner = self.owner.upgrade()?;
+        let mut spare = inner.spares.take(key)?;
+        let reset = spare.conn_mut().rebind(schema, self.statement_timeout_ms);
+        match tokio::time::timeout(self.acquire_timeout, reset).await {
+            Ok(Ok(())) => {
+                spare.takeovers += 1;
+                inner.spares.taken_over.fetch_add(1, Ordering::Relaxed);
+                Some(spare)
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "a spare connection failed its reset; closing it");
+                None
+            }
+            Err(_) => None,
+        }
+    }
 }
 
 impl deadpool::managed::Manager for TenantManager {
@@ -93,6 +135,9 @@ impl deadpool::managed::Manager for TenantManager {
     type Error = PoolError;
 
     async fn create(&self) -> Result<PooledConnection, PoolError> {
+        if let Some(conn) = self.take_over().await {
+            return Ok(conn);
+        }
         let started = Instant::now();
         let permits = self.reserve().await?;
         let remaining = self.acquire_timeout.saturating_sub(started.elapsed());
@@ -108,6 +153,7 @@ impl deadpool::managed::Manager for TenantManager {
         Ok(PooledConnection {
             conn: Some(conn),
             permits: Some(permits),
+            takeovers: 0,
         })
     }
 

@@ -22,6 +22,7 @@ mod manager;
 mod probe;
 mod reload;
 mod settings;
+mod spares;
 mod state;
 
 pub use breaker::Breakers;
@@ -36,6 +37,7 @@ use deadpool::managed::{Pool, PoolError as DeadpoolError};
 use manager::TenantManager;
 use moka::notification::RemovalCause;
 use moka::sync::Cache;
+use spares::{SpareKey, Spares};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -76,6 +78,8 @@ struct TenantPool {
     pool: TenantDeadpool,
     fingerprint: u64,
     server_id: Uuid,
+    /// Where its idle connections go when it is evicted (see `spares.rs`).
+    spare_key: Option<SpareKey>,
 }
 
 /// A cheap `Clone` handle; the housekeeping task stops when the last handle is dropped.
@@ -95,6 +99,8 @@ pub(crate) struct Inner {
     pools_opened: AtomicU64,
     /// Where a refused login re-reads the tenant's credentials (see `reload.rs`).
     reloads: reload::Reloads,
+    /// Idle connections of evicted schema-tenant pools, for other tenants to take over.
+    spares: Spares,
 }
 
 impl PoolManager {
@@ -108,10 +114,11 @@ impl PoolManager {
                 .eviction_listener(
                     move |id: Arc<Uuid>, pool: Arc<TenantPool>, cause: RemovalCause| {
                         tracing::debug!(tenant_id = %id, ?cause, "closing tenant pool");
-                        if cause.was_evicted() {
-                            if let Some(inner) = owner.upgrade() {
+                        if let Some(inner) = owner.upgrade() {
+                            if cause.was_evicted() {
                                 inner.evictions.fetch_add(1, Ordering::Relaxed);
                             }
+                            inner.park_idle(&pool);
                         }
                         // Idle connections close now; checked-out ones close when returned.
                         pool.pool.close();
@@ -126,6 +133,7 @@ impl PoolManager {
                 evictions: AtomicU64::new(0),
                 pools_opened: AtomicU64::new(0),
                 reloads: reload::Reloads::default(),
+                spares: Spares::default(),
             }
         });
         spawn_housekeeping(Arc::downgrade(&inner));
@@ -216,6 +224,11 @@ impl PoolManager {
                 return p.pool.clone();
             }
         }
+        let spare_key = if self.inner.settings.spare_connections > 0 {
+            SpareKey::of(&config.source, &self.inner.spares.random)
+        } else {
+            None
+        };
         let manager = TenantManager {
             tenant_id: id,
             source: config.source.clone(),
@@ -223,6 +236,7 @@ impl PoolManager {
             acquire_timeout: Duration::from_millis(config.tenant.pool.acquire_timeout_ms),
             ping_after_idle: self.inner.settings.ping_after_idle,
             owner: Arc::downgrade(&self.inner),
+            spare_key,
         };
         let pool = Pool::builder(manager)
             .max_size(config.tenant.pool.max_connections.max(1) as usize)
@@ -232,6 +246,7 @@ impl PoolManager {
             pool: pool.clone(),
             fingerprint: config.source.fingerprint,
             server_id: config.source.server_id,
+            spare_key,
         });
         // Replacing an entry hands the old pool to the eviction listener, which closes it.
         self.inner.pools.insert(id, entry);
@@ -282,6 +297,7 @@ impl PoolManager {
         }
         self.inner.pools.invalidate_all();
         self.inner.pools.run_pending_tasks();
+        self.inner.spares.clear();
     }
 }
 
@@ -289,6 +305,13 @@ impl Inner {
     /// Closes one idle connection of another tenant (on `server` only, when given), the one idle
     /// longest. Returns whether one was closed. Called only when the budget is full.
     pub(crate) fn reclaim_idle(&self, server: Option<Uuid>, except: Uuid) -> bool {
+        if self.spares.reclaim(server) {
+            self.budget
+                .counters
+                .reclaimed
+                .fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
         let mut best: Option<(Duration, Arc<TenantPool>)> = None;
         for (id, p) in self.pools.iter() {
             if *id == except || server.is_some_and(|s| s != p.server_id) {
@@ -323,9 +346,23 @@ impl Inner {
         n > 0
     }
 
-    /// Closes connections idle longer than `connection_idle_timeout`, in every pool.
+    /// Parks the idle connections of an evicted pool for other tenants of its database and
+    /// login (when its tenant has a schema); the pool is closed right after.
+    fn park_idle(&self, pool: &TenantPool) {
+        let Some(key) = pool.spare_key else {
+            return;
+        };
+        let cap = self.settings.spare_connections;
+        for conn in pool.pool.retain(|_, _| false).removed {
+            self.spares.park(key, pool.server_id, conn, cap);
+        }
+    }
+
+    /// Closes connections idle longer than `connection_idle_timeout`, in every pool and among
+    /// the spares.
     fn close_idle_connections(&self) {
         let max_idle = self.settings.connection_idle_timeout;
+        self.spares.expire(max_idle);
         for (_, p) in self.pools.iter() {
             p.pool.retain(|_, m| m.last_used() < max_idle);
         }

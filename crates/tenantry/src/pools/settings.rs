@@ -38,6 +38,11 @@ pub struct PoolManagerSettings {
     /// breaker counts a failure. Default: 60 s.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Most idle connections of evicted PostgreSQL schema-tenant pools kept for another tenant of
+    /// the same database and login to take over (reset with `DISCARD ALL`, then pointed at its
+    /// schema) instead of opening a new backend; 0 turns this off. Spares count against the
+    /// connection budget and are closed first when it is full. Default: 64.
+    pub spare_connections: usize,
 }
 
 impl Default for PoolManagerSettings {
@@ -52,6 +57,7 @@ impl Default for PoolManagerSettings {
             max_total_connections: None,
             ping_after_idle: Duration::from_secs(1),
             request_timeout: Duration::from_secs(60),
+            spare_connections: 64,
         }
     }
 }

@@ -31,6 +31,10 @@ pub struct PoolStats {
     pub connections_opened: u64,
     pub connections_closed: u64,
     pub connections_reclaimed: u64,
+    /// Idle connections of evicted pools taken over by another tenant of the same database and
+    /// login, instead of a new connection; and how many such spares are parked now.
+    pub connections_taken_over: u64,
+    pub spare_connections: u64,
     pub max_total_connections: Option<usize>,
     pub open_circuits: Vec<String>,
 }
@@ -66,6 +70,8 @@ impl PoolManager {
             connections_opened: c.opened.load(Ordering::Relaxed),
             connections_closed: c.closed.load(Ordering::Relaxed),
             connections_reclaimed: c.reclaimed.load(Ordering::Relaxed),
+            connections_taken_over: self.inner.spares.taken_over.load(Ordering::Relaxed),
+            spare_connections: self.inner.spares.parked(),
             max_total_connections: self.inner.settings.max_total_connections,
             open_circuits: self.open_circuits(),
         }

@@ -1,0 +1,196 @@
+//! Spare connections: an evicted PostgreSQL schema tenant's idle connection is taken over by the
+//! next tenant of the same database and login, and arrives with nothing of its past: not the
+//! schema, temporary tables, prepared statements, `LISTEN`, advisory locks, role or settings.
+
+use crate::common::{On, TestApp};
+use sqlx::Row;
+use tenantry::pools::{PoolManagerSettings, TenantConnection};
+use tenantry::registry::Tenant;
+use tenantry::registry::TenantConfig;
+use tenantry::tenant::{DatabaseName, Placement, TenantCode};
+use tenantry_testkit::unique_name;
+
+/// Two schema tenants in one new shared database, with different statement timeouts, whose codes
+/// (`{prefix}-A`, `{prefix}_A`) differ only by `-`/`_`.
+async fn neighbours(t: &TestApp, prefix: &str) -> (Tenant, Tenant) {
+    let server = t.server(On::Pg(0)).await;
+    let shared = DatabaseName::parse(&unique_name("spares")).unwrap();
+    let mut out = Vec::new();
+    for (sep, timeout_ms) in [('-', 11_000), ('_', 22_000)] {
+        let code = format!("{prefix}{sep}A");
+        let mut new = TestApp::new_tenant(&code.replace('_', "-"), &server);
+        new.code = TenantCode::parse(&code).unwrap();
+        new.subdomain = None;
+        new.placement = Placement::Shared;
+        new.database = Some(shared.clone());
+        let schema = code
+            .replace('-', "d")
+            .replace('_', "u")
+            .to_ascii_lowercase();
+        new.schema = Some(DatabaseName::parse(&schema).unwrap());
+        new.pool.statement_timeout_ms = timeout_ms;
+        out.push(t.provision(new).await);
+    }
+    let b = out.pop().unwrap();
+    (out.pop().unwrap(), b)
+}
+
+async fn config(t: &TestApp, tenant: &Tenant) -> std::sync::Arc<TenantConfig> {
+    t.registry()
+        .tenant_config(&tenant.code)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn text(conn: &mut TenantConnection, sql: &str) -> String {
+    let pg = conn.as_postgres().unwrap();
+    sqlx::query(sql).fetch_one(pg).await.unwrap().get(0)
+}
+
+async fn pid(conn: &mut TenantConnection) -> i32 {
+    let pg = conn.as_postgres().unwrap();
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(pg)
+        .await
+        .unwrap()
+}
+
+fn one_pool() -> PoolManagerSettings {
+    PoolManagerSettings {
+        max_pools: 1,
+        ..PoolManagerSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
+    let t = TestApp::spawn_with(one_pool(), None).await;
+    let (a, b) = neighbours(&t, "SP").await;
+    let pools = t.app.pools();
+    let (ca, cb) = (config(&t, &a).await, config(&t, &b).await);
+
+    let mut conn = pools.acquire(&*ca).await.unwrap();
+    let a_pid = pid(&mut conn).await;
+    assert_eq!(text(&mut conn, "SHOW search_path").await, "spda");
+    let default_work_mem = text(&mut conn, "SHOW work_mem").await;
+    // Everything a tenant's code could leave behind on its session.
+    conn.execute_raw(
+        "INSERT INTO customers (name) VALUES ('only in A');
+         CREATE TEMP TABLE dirt (x int); INSERT INTO dirt VALUES (1);
+         PREPARE leftover AS SELECT 1;
+         LISTEN a_channel;
+         SELECT pg_advisory_lock(4242);
+         SET work_mem = '7MB';
+         SET ROLE pg_read_all_data",
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    pools.evict(a.id);
+    assert_eq!(
+        pools.stats().spare_connections,
+        1,
+        "the idle connection is parked"
+    );
+
+    let mut conn = pools.acquire(&*cb).await.unwrap();
+    assert_eq!(pid(&mut conn).await, a_pid, "the same backend, taken over");
+    let stats = pools.stats();
+    assert_eq!(stats.connections_taken_over, 1);
+    assert_eq!(stats.spare_connections, 0);
+    assert_eq!(text(&mut conn, "SHOW search_path").await, "spua");
+    assert_eq!(text(&mut conn, "SHOW statement_timeout").await, "22s");
+    let pg = conn.as_postgres().unwrap();
+    let customers: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM customers WHERE name = 'only in A'")
+            .fetch_one(&mut *pg)
+            .await
+            .unwrap();
+    assert_eq!(customers, 0, "B's customers table is B's own");
+    let leftovers: (bool, i64, i64, i64, String, bool) = sqlx::query_as(
+        "SELECT to_regclass('pg_temp.dirt') IS NULL,
+                (SELECT count(*) FROM pg_prepared_statements WHERE name = 'leftover'),
+                (SELECT count(*) FROM pg_listening_channels()),
+                (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),
+                current_setting('work_mem'),
+                current_user = session_user",
+    )
+    .fetch_one(&mut *pg)
+    .await
+    .unwrap();
+    assert_eq!(
+        leftovers,
+        (true, 0, 0, 0, default_work_mem, true),
+        "(no temp table, prepared, channels, advisory locks, work_mem, role)"
+    );
+    // Resetting the session lands in no tenant's schema, not in A's.
+    conn.execute_raw("RESET search_path").await.unwrap();
+    let path = text(&mut conn, "SHOW search_path").await;
+    assert!(!path.contains("spda") && !path.contains("spua"), "{path}");
+    let err = conn
+        .execute_raw("SELECT count(*) FROM customers")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    conn.poison(); // its search_path was changed by hand: not for the pool
+}
+
+#[tokio::test]
+async fn a_spare_left_inside_a_transaction_is_closed_not_handed_over() {
+    let t = TestApp::spawn_with(one_pool(), None).await;
+    let (a, b) = neighbours(&t, "SP").await;
+    let pools = t.app.pools();
+    let (ca, cb) = (config(&t, &a).await, config(&t, &b).await);
+
+    let mut conn = pools.acquire(&*ca).await.unwrap();
+    let a_pid = pid(&mut conn).await;
+    conn.execute_raw("BEGIN; INSERT INTO customers (name) VALUES ('uncommitted A')")
+        .await
+        .unwrap();
+    drop(conn);
+    pools.evict(a.id);
+    assert_eq!(pools.stats().spare_connections, 1);
+
+    let mut conn = pools.acquire(&*cb).await.unwrap();
+    assert_ne!(
+        pid(&mut conn).await,
+        a_pid,
+        "a new backend, not the dirty one"
+    );
+    assert_eq!(pools.stats().connections_taken_over, 0);
+    assert_eq!(text(&mut conn, "SHOW search_path").await, "spua");
+}
+
+#[tokio::test]
+async fn spares_stay_with_their_database_and_are_off_when_set_to_zero() {
+    // Tenants in different databases never share a connection.
+    let t = TestApp::spawn_with(one_pool(), None).await;
+    let (a, _) = neighbours(&t, "SP").await;
+    let (_, far) = neighbours(&t, "FAR").await;
+    let pools = t.app.pools();
+    let mut conn = pools.acquire(&*config(&t, &a).await).await.unwrap();
+    let a_pid = pid(&mut conn).await;
+    drop(conn);
+    pools.evict(a.id);
+    let mut conn = pools.acquire(&*config(&t, &far).await).await.unwrap();
+    assert_ne!(pid(&mut conn).await, a_pid);
+    assert_eq!(pools.stats().connections_taken_over, 0);
+    drop(conn);
+
+    // `spare_connections: 0`: an evicted pool's connections close.
+    let off = PoolManagerSettings {
+        spare_connections: 0,
+        ..one_pool()
+    };
+    let t = TestApp::spawn_with(off, None).await;
+    let (a, b) = neighbours(&t, "SP").await;
+    let pools = t.app.pools();
+    let mut conn = pools.acquire(&*config(&t, &a).await).await.unwrap();
+    let a_pid = pid(&mut conn).await;
+    drop(conn);
+    pools.evict(a.id);
+    assert_eq!(pools.stats().spare_connections, 0);
+    let mut conn = pools.acquire(&*config(&t, &b).await).await.unwrap();
+    assert_ne!(pid(&mut conn).await, a_pid);
+}
