@@ -68,6 +68,10 @@ pub struct ScaleReport {
     pub cold_p50_ms: f64,
     pub cold_p99_ms: f64,
     pub pools_opened: u64,
+    /// New connections opened, and idle connections of evicted pools taken over by another
+    /// tenant of the same database instead (PostgreSQL schemas).
+    pub connections_opened: u64,
+    pub connections_taken_over: u64,
     pub pools_evicted: u64,
     pub max_pools: u64,
     /// Most client connections PostgreSQL counted at once (`pg_stat_activity`, sampled).
@@ -166,6 +170,8 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
         cold_p50_ms: ms(&run.cold, 0.5),
         cold_p99_ms: ms(&run.cold, 0.99),
         pools_opened: stats.pools_opened,
+        connections_opened: stats.connections_opened,
+        connections_taken_over: stats.connections_taken_over,
         pools_evicted: stats.evictions,
         max_pools: options.max_pools,
         peak_pg_connections: peak_pg,
@@ -271,6 +277,12 @@ pub fn render(r: &ScaleReport) -> String {
             "pools opened / evicted",
             format!("{} / {}", r.pools_opened, r.pools_evicted),
             &format!("max {} open", r.max_pools),
+            None,
+        ),
+        row(
+            "connections opened / taken over",
+            format!("{} / {}", r.connections_opened, r.connections_taken_over),
+            "",
             None,
         ),
         row(

@@ -50,6 +50,9 @@ pub fn sequence(n: usize, s: f64, len: usize, seed: u64) -> Vec<usize> {
 }
 
 /// Sends `sequence` (tenant ranks) over `workers` connections, closed-loop or paced.
+/// Resolution of tokio's timer: a sleep ends on the next tick at or after its deadline.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
 pub async fn run(
     addr: SocketAddr,
     fleet: &Fleet,
@@ -112,11 +115,14 @@ async fn worker(
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(&rank) = sequence.get(i) else { break };
         let t = &tenants[rank];
+        // Latency counts from when the request was due (a worker behind schedule is not let
+        // off), except the up to 1 ms by which tokio's millisecond timer wheel rounds a sleep up:
+        // that is the load generator's, not the server's.
         let due = match pace {
             Some(rate) => {
                 let due = started + Duration::from_secs_f64(i as f64 / rate);
                 tokio::time::sleep_until(due.into()).await;
-                due
+                Instant::now().min(due + TIMER_TICK)
             }
             None => Instant::now(),
         };
