@@ -70,7 +70,7 @@ async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
     let pools = t.app.pools();
     let (ca, cb) = (config(&t, &a).await, config(&t, &b).await);
 
-    let mut conn = pools.acquire(&*ca).await.unwrap();
+    let mut conn = pools.acquire(&ca).await.unwrap();
     let a_pid = pid(&mut conn).await;
     assert_eq!(text(&mut conn, "SHOW search_path").await, "spda");
     let default_work_mem = text(&mut conn, "SHOW work_mem").await;
@@ -94,7 +94,7 @@ async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
         "the idle connection is parked"
     );
 
-    let mut conn = pools.acquire(&*cb).await.unwrap();
+    let mut conn = pools.acquire(&cb).await.unwrap();
     assert_eq!(pid(&mut conn).await, a_pid, "the same backend, taken over");
     let stats = pools.stats();
     assert_eq!(stats.connections_taken_over, 1);
@@ -143,7 +143,7 @@ async fn a_spare_left_inside_a_transaction_is_closed_not_handed_over() {
     let pools = t.app.pools();
     let (ca, cb) = (config(&t, &a).await, config(&t, &b).await);
 
-    let mut conn = pools.acquire(&*ca).await.unwrap();
+    let mut conn = pools.acquire(&ca).await.unwrap();
     let a_pid = pid(&mut conn).await;
     conn.execute_raw("BEGIN; INSERT INTO customers (name) VALUES ('uncommitted A')")
         .await
@@ -152,7 +152,7 @@ async fn a_spare_left_inside_a_transaction_is_closed_not_handed_over() {
     pools.evict(a.id);
     assert_eq!(pools.stats().spare_connections, 1);
 
-    let mut conn = pools.acquire(&*cb).await.unwrap();
+    let mut conn = pools.acquire(&cb).await.unwrap();
     assert_ne!(
         pid(&mut conn).await,
         a_pid,
