@@ -35,6 +35,8 @@ pub struct ScaleOptions {
     pub databases: usize,
     pub max_pools: u64,
     pub budget: usize,
+    /// The pool setting `spare_connections`.
+    pub spare_connections: usize,
     /// Requests of each pass (closed loop, then paced).
     pub requests: usize,
     /// Clients of the closed-loop pass (the paced pass uses twice as many, so a slow answer
@@ -72,6 +74,8 @@ pub struct ScaleReport {
     /// tenant of the same database instead (PostgreSQL schemas).
     pub connections_opened: u64,
     pub connections_taken_over: u64,
+    /// Idle connections closed to make room under the budget.
+    pub connections_reclaimed: u64,
     pub pools_evicted: u64,
     pub max_pools: u64,
     /// Most client connections PostgreSQL counted at once (`pg_stat_activity`, sampled).
@@ -95,6 +99,7 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
     let pools = PoolManager::new(PoolManagerSettings {
         max_pools: options.max_pools,
         max_total_connections: Some(options.budget),
+        spare_connections: options.spare_connections,
         ..Default::default()
     });
     let platform = scratch_platform(&scratch, pools.clone()).await?;
@@ -172,6 +177,7 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
         pools_opened: stats.pools_opened,
         connections_opened: stats.connections_opened,
         connections_taken_over: stats.connections_taken_over,
+        connections_reclaimed: stats.connections_reclaimed,
         pools_evicted: stats.evictions,
         max_pools: options.max_pools,
         peak_pg_connections: peak_pg,
@@ -280,8 +286,11 @@ pub fn render(r: &ScaleReport) -> String {
             None,
         ),
         row(
-            "connections opened / taken over",
-            format!("{} / {}", r.connections_opened, r.connections_taken_over),
+            "connections opened / taken over / reclaimed",
+            format!(
+                "{} / {} / {}",
+                r.connections_opened, r.connections_taken_over, r.connections_reclaimed
+            ),
             "",
             None,
         ),

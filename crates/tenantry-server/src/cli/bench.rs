@@ -5,6 +5,7 @@
 use crate::bench::{self, BenchServer, ScratchDir};
 use anyhow::Context;
 use clap::Subcommand;
+use tenantry::pools::PoolManagerSettings;
 use tenantry::tenant::Engine;
 use tenantry::tenant::TlsMode;
 use tenantry_testkit::{BabelfishServer, MariaDbServer, PgServer};
@@ -63,6 +64,10 @@ pub enum BenchCommand {
         /// Most connections open at once, all tenants.
         #[arg(long, default_value_t = 300)]
         budget: usize,
+        /// Idle connections of evicted schema-tenant pools kept for other tenants of their
+        /// database to take over (the pool setting `spare_connections`; 0: none).
+        #[arg(long, default_value_t = PoolManagerSettings::default().spare_connections)]
+        spare_connections: usize,
         #[arg(long, default_value_t = 20_000)]
         requests: usize,
         /// Clients of the closed-loop pass (the paced pass uses twice as many).
@@ -178,6 +183,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             databases,
             max_pools,
             budget,
+            spare_connections,
             requests,
             concurrency,
             rate,
@@ -192,6 +198,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 databases,
                 max_pools,
                 budget,
+                spare_connections,
                 requests,
                 concurrency,
                 rate,
