@@ -111,7 +111,7 @@ impl TenantManager {
     /// and pointed at this tenant's schema; `None` when there is none. A spare that fails its
     /// reset is closed, and the caller opens a new connection instead.
     async fn take_over(&self) -> Option<PooledConnection> {
-        let (key, schema) = (self.spare_key?, self.source.schema.as_deref()?);
+        let (key, schema) = (self.spare_key.as_ref()?, self.source.schema.as_deref()?);
         let inner = self.owner.upgrade()?;
         let mut spare = inner.spares.take(key)?;
         let reset = spare.conn_mut().rebind(schema, self.statement_timeout_ms);

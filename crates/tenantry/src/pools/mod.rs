@@ -236,7 +236,7 @@ impl PoolManager {
             acquire_timeout: Duration::from_millis(config.tenant.pool.acquire_timeout_ms),
             ping_after_idle: self.inner.settings.ping_after_idle,
             owner: Arc::downgrade(&self.inner),
-            spare_key,
+            spare_key: spare_key.clone(),
         };
         let pool = Pool::builder(manager)
             .max_size(config.tenant.pool.max_connections.max(1) as usize)
@@ -349,12 +349,12 @@ impl Inner {
     /// Parks the idle connections of an evicted pool for other tenants of its database and
     /// login (when its tenant has a schema); the pool is closed right after.
     fn park_idle(&self, pool: &TenantPool) {
-        let Some(key) = pool.spare_key else {
+        let Some(key) = &pool.spare_key else {
             return;
         };
         let cap = self.settings.spare_connections;
         for conn in pool.pool.retain(|_, _| false).removed {
-            self.spares.park(key, pool.server_id, conn, cap);
+            self.spares.park(key.clone(), pool.server_id, conn, cap);
         }
     }
 

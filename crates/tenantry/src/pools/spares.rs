@@ -19,11 +19,12 @@
 
 use super::manager::PooledConnection;
 use crate::registry::DataSource;
-use crate::tenant::Engine;
+use crate::tenant::{Engine, TlsMode};
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -31,32 +32,39 @@ use uuid::Uuid;
 pub(crate) const MAX_TAKEOVERS: u32 = 50;
 
 /// Identifies a login on a database: connections with equal keys are interchangeable once their
-/// session is reset. Hashed with a per-process random key (the password is part of it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct SpareKey(u64);
+/// session is reset. Every part is compared exactly (no hash collision can hand a connection to
+/// another server or database); the password only as a keyed hash, so no copy of it is kept here
+/// (two passwords of one role on one database give the same privileges anyway).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SpareKey(Arc<Login>);
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Login {
+    server_id: Uuid,
+    host: String,
+    port: u16,
+    database: String,
+    username: Option<String>,
+    tls: TlsMode,
+    password: u64,
+}
 
 impl SpareKey {
     /// The key of a source whose connections may be handed over: PostgreSQL schema tenants.
-    pub fn of(
-        source: &DataSource,
-        hasher: &std::collections::hash_map::RandomState,
-    ) -> Option<Self> {
+    pub fn of(source: &DataSource, hasher: &RandomState) -> Option<Self> {
         if source.engine != Engine::Postgres || source.schema.is_none() {
             return None;
         }
-        let mut h = hasher.build_hasher();
-        source.server_id.hash(&mut h);
-        source.host.hash(&mut h);
-        source.port.hash(&mut h);
-        source.database.hash(&mut h);
-        source.username.hash(&mut h);
-        source
-            .password
-            .as_ref()
-            .map(crate::secrets::expose)
-            .hash(&mut h);
-        source.tls.hash(&mut h);
-        Some(Self(h.finish()))
+        let password = hasher.hash_one(source.password.as_ref().map(crate::secrets::expose));
+        Some(Self(Arc::new(Login {
+            server_id: source.server_id,
+            host: source.host.clone(),
+            port: source.port,
+            database: source.database.clone(),
+            username: source.username.clone(),
+            tls: source.tls,
+            password,
+        })))
     }
 }
 
@@ -74,7 +82,8 @@ pub(crate) struct Spares {
     count: AtomicU64,
     /// Connections taken over by another tenant's pool (successfully reset).
     pub taken_over: AtomicU64,
-    pub random: std::collections::hash_map::RandomState,
+    /// The key of the password's hash in [`SpareKey`].
+    pub random: RandomState,
 }
 
 impl Spares {
@@ -94,15 +103,15 @@ impl Spares {
     }
 
     /// The most recently parked spare of `key`, if any.
-    pub fn take(&self, key: SpareKey) -> Option<PooledConnection> {
+    pub fn take(&self, key: &SpareKey) -> Option<PooledConnection> {
         if self.count.load(Ordering::Relaxed) == 0 {
             return None;
         }
         let mut map = self.by_key.lock().expect("spares mutex poisoned");
-        let queue = map.get_mut(&key)?;
+        let queue = map.get_mut(key)?;
         let spare = queue.pop_back()?;
         if queue.is_empty() {
-            map.remove(&key);
+            map.remove(key);
         }
         self.count.fetch_sub(1, Ordering::Relaxed);
         Some(spare.conn)
@@ -117,10 +126,10 @@ impl Spares {
             let mut map = self.by_key.lock().expect("spares mutex poisoned");
             let oldest = map
                 .iter()
-                .filter_map(|(k, q)| q.front().map(|s| (*k, s)))
+                .filter_map(|(k, q)| q.front().map(|s| (k, s)))
                 .filter(|(_, s)| server.is_none_or(|id| id == s.server_id))
                 .min_by_key(|(_, s)| s.parked)
-                .map(|(k, _)| k);
+                .map(|(k, _)| k.clone());
             let Some(key) = oldest else {
                 return false;
             };
@@ -176,8 +185,6 @@ impl Spares {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tenant::TlsMode;
-    use std::collections::hash_map::RandomState;
 
     fn source(schema: Option<&str>) -> DataSource {
         DataSource {
@@ -250,30 +257,36 @@ mod tests {
     #[tokio::test]
     async fn spares_are_taken_by_key_and_reclaimed_oldest_first_within_their_cap() {
         let spares = Spares::default();
-        let (k1, k2) = (SpareKey(1), SpareKey(2));
+        let r = RandomState::new();
+        let mut other = source(Some("t1"));
+        other.database = "shared2".into();
+        let (k1, k2) = (
+            SpareKey::of(&source(Some("t1")), &r).unwrap(),
+            SpareKey::of(&other, &r).unwrap(),
+        );
         let (s1, s2) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        spares.park(k1, s1, sqlite().await, 3);
-        spares.park(k2, s2, sqlite().await, 3);
-        spares.park(k1, s1, sqlite().await, 3);
-        spares.park(k1, s1, sqlite().await, 3); // over the cap: closed
+        spares.park(k1.clone(), s1, sqlite().await, 3);
+        spares.park(k2.clone(), s2, sqlite().await, 3);
+        spares.park(k1.clone(), s1, sqlite().await, 3);
+        spares.park(k1.clone(), s1, sqlite().await, 3); // over the cap: closed
         assert_eq!(spares.parked(), 3);
         let worn = handed_over(MAX_TAKEOVERS).await;
-        spares.take(k2).unwrap();
-        spares.park(k2, s2, worn, 10); // handed over often enough: closed
+        spares.take(&k2).unwrap();
+        spares.park(k2.clone(), s2, worn, 10); // handed over often enough: closed
         assert_eq!(spares.parked(), 2);
-        assert!(spares.take(k2).is_none(), "no spare of another key");
+        assert!(spares.take(&k2).is_none(), "no spare of another key");
         // The oldest spare on server s1 goes first; none on a server that has none.
         assert!(!spares.reclaim(Some(s2)));
         assert!(spares.reclaim(Some(s1)));
         assert_eq!(spares.parked(), 1);
-        assert!(spares.take(k1).is_some());
-        assert!(spares.take(k1).is_none());
+        assert!(spares.take(&k1).is_some());
+        assert!(spares.take(&k1).is_none());
         assert_eq!(spares.parked(), 0);
-        spares.park(k1, s1, sqlite().await, 3);
+        spares.park(k1.clone(), s1, sqlite().await, 3);
         spares.expire(Duration::from_secs(60));
         assert_eq!(spares.parked(), 1, "not idle long enough");
         spares.expire(Duration::ZERO);
         assert_eq!(spares.parked(), 0);
-        assert!(spares.take(k1).is_none());
+        assert!(spares.take(&k1).is_none());
     }
 }
