@@ -56,6 +56,20 @@ async fn pid(conn: &mut TenantConnection) -> i32 {
         .unwrap()
 }
 
+/// Runs `sql` (if any) on a connection of `tenant`, returns it to its pool and evicts the pool
+/// (parking its idle connection, when spares are on); returns the connection's backend pid.
+async fn use_and_evict(t: &TestApp, tenant: &Tenant, sql: Option<&str>) -> i32 {
+    let pools = t.app.pools();
+    let mut conn = pools.acquire(&*config(t, tenant).await).await.unwrap();
+    let pid = pid(&mut conn).await;
+    if let Some(sql) = sql {
+        conn.execute_raw(sql).await.unwrap();
+    }
+    drop(conn);
+    pools.evict(tenant.id);
+    pid
+}
+
 fn one_pool() -> PoolManagerSettings {
     PoolManagerSettings {
         max_pools: 1,
@@ -141,18 +155,11 @@ async fn a_spare_left_inside_a_transaction_is_closed_not_handed_over() {
     let t = TestApp::spawn_with(one_pool(), None).await;
     let (a, b) = neighbours(&t, "SP").await;
     let pools = t.app.pools();
-    let (ca, cb) = (config(&t, &a).await, config(&t, &b).await);
-
-    let mut conn = pools.acquire(&ca).await.unwrap();
-    let a_pid = pid(&mut conn).await;
-    conn.execute_raw("BEGIN; INSERT INTO customers (name) VALUES ('uncommitted A')")
-        .await
-        .unwrap();
-    drop(conn);
-    pools.evict(a.id);
+    let dirty = "BEGIN; INSERT INTO customers (name) VALUES ('uncommitted A')";
+    let a_pid = use_and_evict(&t, &a, Some(dirty)).await;
     assert_eq!(pools.stats().spare_connections, 1);
 
-    let mut conn = pools.acquire(&cb).await.unwrap();
+    let mut conn = pools.acquire(&*config(&t, &b).await).await.unwrap();
     assert_ne!(
         pid(&mut conn).await,
         a_pid,
@@ -169,10 +176,7 @@ async fn spares_stay_with_their_database_and_are_off_when_set_to_zero() {
     let (a, _) = neighbours(&t, "SP").await;
     let (_, far) = neighbours(&t, "FAR").await;
     let pools = t.app.pools();
-    let mut conn = pools.acquire(&*config(&t, &a).await).await.unwrap();
-    let a_pid = pid(&mut conn).await;
-    drop(conn);
-    pools.evict(a.id);
+    let a_pid = use_and_evict(&t, &a, None).await;
     let mut conn = pools.acquire(&*config(&t, &far).await).await.unwrap();
     assert_ne!(pid(&mut conn).await, a_pid);
     assert_eq!(pools.stats().connections_taken_over, 0);
@@ -186,10 +190,7 @@ async fn spares_stay_with_their_database_and_are_off_when_set_to_zero() {
     let t = TestApp::spawn_with(off, None).await;
     let (a, b) = neighbours(&t, "SP").await;
     let pools = t.app.pools();
-    let mut conn = pools.acquire(&*config(&t, &a).await).await.unwrap();
-    let a_pid = pid(&mut conn).await;
-    drop(conn);
-    pools.evict(a.id);
+    let a_pid = use_and_evict(&t, &a, None).await;
     assert_eq!(pools.stats().spare_connections, 0);
     let mut conn = pools.acquire(&*config(&t, &b).await).await.unwrap();
     assert_ne!(pid(&mut conn).await, a_pid);

@@ -141,13 +141,11 @@ impl EngineConnection {
         conn.clear_cached_statements().await?;
         // Its own message: `DISCARD ALL` refuses to run inside a (multi-statement) transaction.
         conn.execute("DISCARD ALL").await?;
-        conn.execute(
-            format!(
-                "SET search_path TO \"{schema}\"; SET statement_timeout = {statement_timeout_ms}"
-            )
-            .as_str(),
-        )
-        .await?;
+        let setup = format!(
+            "{}; SET statement_timeout = {statement_timeout_ms}",
+            set_search_path(&schema)
+        );
+        conn.execute(setup.as_str()).await?;
         Ok(())
     }
 
@@ -190,6 +188,11 @@ const NO_TENANT_PATH: &str = "pg_catalog";
 fn checked_schema(schema: &str) -> Result<crate::tenant::DatabaseName, sqlx::Error> {
     crate::tenant::DatabaseName::parse(schema)
         .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))
+}
+
+/// The statement that points a pooled connection at its tenant's schema.
+fn set_search_path(schema: &crate::tenant::DatabaseName) -> String {
+    format!("SET search_path TO \"{schema}\"")
 }
 
 async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnection, sqlx::Error> {
@@ -244,8 +247,7 @@ async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnecti
             let options = options.options(settings);
             let mut conn = options.connect().await?;
             if let (Some(schema), true) = (&schema, pooled) {
-                conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
-                    .await?;
+                conn.execute(set_search_path(schema).as_str()).await?;
             }
             Ok(EngineConnection::Postgres(conn))
         }
