@@ -9,7 +9,7 @@ use super::{progress_bar, BenchServer, ScratchDir};
 use anyhow::Context;
 use futures::future::try_join_all;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection, Executor};
 
 use std::time::Duration;
@@ -232,7 +232,8 @@ async fn seed_tenant(conn: &mut EngineConnection, hash: &str) -> anyhow::Result<
     Ok(())
 }
 
-/// Migrates one template file and copies it for every SQLite tenant.
+/// Migrates one template file (WAL mode, as provisioning leaves it) and copies it for every
+/// SQLite tenant.
 async fn copy_sqlite_files(
     dir: &std::path::Path,
     homes: &[Home],
@@ -242,6 +243,9 @@ async fn copy_sqlite_files(
     let conn = SqliteConnectOptions::new()
         .filename(&template)
         .create_if_missing(true)
+        // As provisioning leaves a tenant's file: in WAL mode, so a tenant's first open does not
+        // convert it (a rollback journal, fsyncs) inside the measured requests.
+        .journal_mode(SqliteJournalMode::Wal)
         .connect()
         .await?;
     let mut conn = EngineConnection::Sqlite(conn);

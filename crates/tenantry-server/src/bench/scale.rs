@@ -13,6 +13,9 @@ use crate::cli::table;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+/// Quiet time after the flush before a timed pass.
+const SETTLE: Duration = Duration::from_secs(2);
 use tenantry::platform::TenantRef;
 use tenantry::pools::{PoolManager, PoolManagerSettings};
 use tenantry::registry::Registry;
@@ -124,6 +127,7 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
     ));
     let sampler = fleet::PgSampler::start(pg).await?;
     let n = fleet.tenants.len();
+    settle().await;
     eprintln!(
         "bench scale: {} Zipf requests, closed loop…",
         options.requests
@@ -135,6 +139,7 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
     } else {
         (closed.per_second() / 2.0).max(1.0)
     };
+    settle().await;
     eprintln!(
         "bench scale: {} Zipf requests paced at {rate:.0}/s…",
         options.requests
@@ -320,4 +325,12 @@ pub fn render(r: &ScaleReport) -> String {
         ),
     ];
     table::render(&["METRIC", "VALUE", "GOAL", "MET"], &rows)
+}
+
+/// Lets the machine settle before a timed pass: the previous step's file writes (setup, or the
+/// closed loop's pool churn) are flushed to disk and the kernel's writeback is over, so a pass
+/// does not time the one before it.
+async fn settle() {
+    let _ = tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await;
+    tokio::time::sleep(SETTLE).await;
 }

@@ -190,6 +190,9 @@ fn checked_schema(schema: &str) -> Result<crate::tenant::DatabaseName, sqlx::Err
         .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))
 }
 
+/// Largest a tenant's SQLite WAL file stays after a checkpoint (`PRAGMA journal_size_limit`).
+const WAL_SIZE_LIMIT: u64 = 4 * 1024 * 1024;
+
 /// The statement that points a pooled connection at its tenant's schema.
 fn set_search_path(schema: &crate::tenant::DatabaseName) -> String {
     format!("SET search_path TO \"{schema}\"")
@@ -296,8 +299,15 @@ async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnecti
                 .busy_timeout(Duration::from_secs(5))
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
+                // With the persistent WAL below, the WAL is truncated to zero bytes at close and
+                // kept at most this size after a checkpoint in between.
+                .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
                 .statement_cache_capacity(STATEMENT_CACHE);
-            Ok(EngineConnection::Sqlite(options.connect().await?))
+            let mut conn = options.connect().await?;
+            // Tenant files are opened and closed as pools come and go: keeping the `-wal` and
+            // `-shm` files saves creating and deleting two files per open (see the crate's docs).
+            tenantry_sqlite_wal::persist_wal(&mut conn).await?;
+            Ok(EngineConnection::Sqlite(conn))
         }
     }
 }
