@@ -311,3 +311,55 @@ async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnecti
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(dir: &Path, database: &str) -> DataSource {
+        DataSource {
+            engine: Engine::Sqlite,
+            host: dir.display().to_string(),
+            port: 0,
+            database: database.into(),
+            schema: None,
+            username: None,
+            password: None,
+            tls: TlsMode::Disable,
+            server_id: uuid::Uuid::nil(),
+            server_max_connections: None,
+            fingerprint: 0,
+        }
+    }
+
+    const POOL: Purpose = Purpose::Pool {
+        statement_timeout_ms: 5_000,
+    };
+
+    #[tokio::test]
+    async fn a_closed_sqlite_tenant_connection_keeps_its_wal_files_with_an_empty_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::File::create(dir.path().join("acme.db")).unwrap();
+        let source = sqlite(dir.path(), "acme");
+        let mut conn = EngineConnection::connect(&source, POOL, Duration::from_secs(5))
+            .await
+            .unwrap();
+        conn.execute_raw("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3)")
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let wal = std::fs::metadata(dir.path().join("acme.db-wal")).expect("the WAL is kept");
+        assert_eq!(wal.len(), 0, "checkpointed and truncated at close");
+        assert!(dir.path().join("acme.db-shm").exists(), "the index is kept");
+        // The next open reuses them and sees every row (they were checkpointed into the file).
+        let mut again = EngineConnection::connect(&source, POOL, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(again.as_sqlite().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(n, 3);
+        again.close().await.unwrap();
+    }
+}
