@@ -23,6 +23,9 @@ use std::time::Duration;
 #[derive(Clone)]
 pub(crate) struct KeyedLimiter<K> {
     limiters: moka::sync::Cache<K, Arc<(Quota, DefaultDirectRateLimiter)>>,
+    /// One clock for every limiter: building a clock probes the CPU (`cpuid`, a VM exit under a
+    /// hypervisor), which a new key or a refused request would otherwise pay each time.
+    clock: DefaultClock,
 }
 
 impl<K: Hash + Eq + Send + Sync + Clone + 'static> KeyedLimiter<K> {
@@ -32,6 +35,7 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> KeyedLimiter<K> {
                 .max_capacity(max_keys)
                 .time_to_idle(idle)
                 .build(),
+            clock: DefaultClock::default(),
         }
     }
 
@@ -41,7 +45,10 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> KeyedLimiter<K> {
         let limiter = match self.limiters.get(key) {
             Some(l) if l.0 == quota => l,
             _ => {
-                let fresh = Arc::new((quota, DefaultDirectRateLimiter::direct(quota)));
+                let fresh = Arc::new((
+                    quota,
+                    DefaultDirectRateLimiter::direct_with_clock(quota, self.clock.clone()),
+                ));
                 let entry = self.limiters.entry(key.clone()).or_insert(fresh.clone());
                 if entry.value().0 == quota {
                     entry.into_value()
@@ -52,7 +59,7 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> KeyedLimiter<K> {
             }
         };
         limiter.1.check().map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let wait = not_until.wait_time_from(self.clock.now());
             wait.max(Duration::from_millis(1))
         })
     }
