@@ -72,13 +72,6 @@ mod tests {
             .expect("open")
     }
 
-    fn scratch(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("tenantry-wal-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        dir
-    }
-
     fn companions(db: &Path) -> (bool, bool) {
         let with = |suffix: &str| {
             let mut p = db.as_os_str().to_owned();
@@ -90,8 +83,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_persistent_connection_keeps_its_wal_files_and_empties_the_wal() {
-        let dir = scratch("keep");
-        let db = dir.join("t.db");
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
         let mut conn = open(&db).await;
         assert!(!is_persist_wal(&mut conn).await.unwrap());
         persist_wal(&mut conn).await.unwrap();
@@ -101,7 +94,9 @@ mod tests {
             .unwrap();
         conn.close().await.unwrap();
         assert_eq!(companions(&db), (true, true));
-        let wal = std::fs::metadata(dir.join("t.db-wal")).unwrap().len();
+        let wal = std::fs::metadata(dir.path().join("t.db-wal"))
+            .unwrap()
+            .len();
         assert_eq!(wal, 0, "the WAL is checkpointed and truncated at close");
         // The rows were checkpointed into the database file and a new connection reads them.
         let mut again = open(&db).await;
@@ -111,17 +106,15 @@ mod tests {
             .unwrap();
         assert_eq!(n, 2);
         again.close().await.unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
     async fn a_default_connection_deletes_its_wal_files() {
-        let dir = scratch("delete");
-        let db = dir.join("t.db");
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
         let mut conn = open(&db).await;
         conn.execute("CREATE TABLE t (x INTEGER)").await.unwrap();
         conn.close().await.unwrap();
         assert_eq!(companions(&db), (false, false));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -209,21 +209,11 @@ async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tenant::TlsMode;
 
     fn sqlite(dir: &std::path::Path, database: &str) -> DataSource {
         DataSource {
-            engine: Engine::Sqlite,
-            host: dir.display().to_string(),
-            port: 0,
-            database: database.into(),
-            schema: None,
-            username: None,
             password: Some(secrecy::SecretString::from("s3cret-pw".to_owned())),
-            tls: TlsMode::Disable,
-            server_id: uuid::Uuid::nil(),
-            server_max_connections: None,
-            fingerprint: 0,
+            ..DataSource::sqlite_for_test(dir, database)
         }
     }
 

@@ -56,6 +56,9 @@ impl Purpose {
 /// app a few dozen; sqlx's default of 100 costs memory on every one of thousands of connections.
 const STATEMENT_CACHE: usize = 64;
 
+/// Largest a tenant's SQLite WAL file stays after a checkpoint (`PRAGMA journal_size_limit`).
+const WAL_SIZE_LIMIT: u64 = 4 * 1024 * 1024;
+
 impl EngineConnection {
     pub fn engine(&self) -> Engine {
         match self {
@@ -190,9 +193,6 @@ fn checked_schema(schema: &str) -> Result<crate::tenant::DatabaseName, sqlx::Err
         .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))
 }
 
-/// Largest a tenant's SQLite WAL file stays after a checkpoint (`PRAGMA journal_size_limit`).
-const WAL_SIZE_LIMIT: u64 = 4 * 1024 * 1024;
-
 /// The statement that points a pooled connection at its tenant's schema.
 fn set_search_path(schema: &crate::tenant::DatabaseName) -> String {
     format!("SET search_path TO \"{schema}\"")
@@ -316,22 +316,6 @@ async fn connect(source: &DataSource, purpose: Purpose) -> Result<EngineConnecti
 mod tests {
     use super::*;
 
-    fn sqlite(dir: &Path, database: &str) -> DataSource {
-        DataSource {
-            engine: Engine::Sqlite,
-            host: dir.display().to_string(),
-            port: 0,
-            database: database.into(),
-            schema: None,
-            username: None,
-            password: None,
-            tls: TlsMode::Disable,
-            server_id: uuid::Uuid::nil(),
-            server_max_connections: None,
-            fingerprint: 0,
-        }
-    }
-
     const POOL: Purpose = Purpose::Pool {
         statement_timeout_ms: 5_000,
     };
@@ -340,7 +324,7 @@ mod tests {
     async fn a_closed_sqlite_tenant_connection_keeps_its_wal_files_with_an_empty_wal() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::File::create(dir.path().join("acme.db")).unwrap();
-        let source = sqlite(dir.path(), "acme");
+        let source = DataSource::sqlite_for_test(dir.path(), "acme");
         let mut conn = EngineConnection::connect(&source, POOL, Duration::from_secs(5))
             .await
             .unwrap();

@@ -128,6 +128,24 @@ impl DataSource {
         }
     }
 
+    /// A SQLite tenant file `<dir>/<database>.db` with no login, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn sqlite_for_test(dir: &std::path::Path, database: &str) -> Self {
+        Self {
+            engine: Engine::Sqlite,
+            host: dir.display().to_string(),
+            port: 0,
+            database: database.into(),
+            schema: None,
+            username: None,
+            password: None,
+            tls: TlsMode::Disable,
+            server_id: Uuid::nil(),
+            server_max_connections: None,
+            fingerprint: 0,
+        }
+    }
+
     /// `host:port` (or the SQLite directory): how operators name the server in messages.
     pub fn server_key(&self) -> String {
         match self.engine {
