@@ -195,3 +195,36 @@ async fn spares_stay_with_their_database_and_are_off_when_set_to_zero() {
     let mut conn = pools.acquire(&*config(&t, &b).await).await.unwrap();
     assert_ne!(pid(&mut conn).await, a_pid);
 }
+
+#[tokio::test]
+async fn a_connection_out_when_its_pool_is_evicted_is_parked_on_return_unless_poisoned() {
+    let t = TestApp::spawn_with(one_pool(), None).await;
+    let (a, b) = neighbours(&t, "SP").await;
+    let pools = t.app.pools();
+    let (ca, cb) = (config(&t, &a).await, config(&t, &b).await);
+
+    // A's pool is evicted while its only connection serves a request.
+    let mut conn = pools.acquire(&ca).await.unwrap();
+    let a_pid = pid(&mut conn).await;
+    pools.evict(a.id);
+    assert_eq!(pools.stats().spare_connections, 0, "still out");
+    drop(conn);
+    assert_eq!(
+        pools.stats().spare_connections,
+        1,
+        "parked on return, not closed"
+    );
+    let mut conn = pools.acquire(&cb).await.unwrap();
+    assert_eq!(pid(&mut conn).await, a_pid, "B took A's backend over");
+    assert_eq!(pools.stats().connections_taken_over, 1);
+    assert_eq!(text(&mut conn, "SHOW search_path").await, "spua");
+
+    // A poisoned connection that comes back to an evicted pool is closed.
+    pools.evict(b.id);
+    conn.poison();
+    drop(conn);
+    assert_eq!(pools.stats().spare_connections, 0, "poisoned: closed");
+    let mut conn = pools.acquire(&ca).await.unwrap();
+    assert_ne!(pid(&mut conn).await, a_pid, "a new backend");
+    assert_eq!(pools.stats().connections_taken_over, 1);
+}

@@ -3,7 +3,7 @@
 use super::manager::TenantManager;
 use crate::db::EngineConnection;
 use crate::tenant::Engine;
-use deadpool::managed::Object;
+use deadpool::managed::{Object, Pool};
 use sqlx::mysql::MySqlConnection;
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
@@ -23,13 +23,18 @@ pub struct TenantConnection {
     /// `None` only during drop.
     obj: Option<Object<TenantManager>>,
     poisoned: bool,
+    /// The pool, held while the connection is out when its idle connections would be parked on
+    /// eviction (a PostgreSQL schema tenant's): the pool object `obj` refers to weakly is gone
+    /// once the cache drops an evicted pool.
+    home: Option<Pool<TenantManager>>,
 }
 
 impl TenantConnection {
-    pub(crate) fn new(obj: Object<TenantManager>) -> Self {
+    pub(crate) fn new(obj: Object<TenantManager>, home: Option<Pool<TenantManager>>) -> Self {
         Self {
             obj: Some(obj),
             poisoned: false,
+            home,
         }
     }
 
@@ -94,11 +99,17 @@ impl TenantConnection {
 
 impl Drop for TenantConnection {
     fn drop(&mut self) {
-        if let Some(obj) = self.obj.take() {
-            if self.poisoned {
-                // Detached from the pool and dropped: its budget permits are freed with it.
-                drop(Object::take(obj));
-            }
+        let Some(obj) = self.obj.take() else {
+            return;
+        };
+        if self.poisoned {
+            // Detached from the pool and dropped: its budget permits are freed with it.
+            drop(Object::take(obj));
+        } else if let Some(pool) = self.home.take().filter(|p| p.is_closed()) {
+            // Its pool was evicted while it was out (the cache may turn a new tenant's pool away
+            // at once): kept for another tenant of its database as the pool's idle ones were,
+            // instead of closing a healthy backend that the next cold tenant would reopen.
+            pool.manager().park_returned(Object::take(obj));
         }
     }
 }

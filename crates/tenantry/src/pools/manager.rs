@@ -107,6 +107,14 @@ impl TenantManager {
             .map_err(|_| PoolError::BudgetExhausted)
     }
 
+    /// Parks a connection that came back after its pool was evicted, as the evicted pool's idle
+    /// connections were (a PostgreSQL schema tenant's, while spares are on); closes it otherwise.
+    pub(crate) fn park_returned(&self, conn: PooledConnection) {
+        if let (Some(key), Some(inner)) = (&self.spare_key, self.owner.upgrade()) {
+            inner.park(key, self.source.server_id, conn);
+        }
+    }
+
     /// A spare connection of this tenant's database and login (left by an evicted pool), reset
     /// and pointed at this tenant's schema; `None` when there is none. A spare that fails its
     /// reset is closed, and the caller opens a new connection instead.

@@ -182,7 +182,8 @@ impl PoolManager {
             match tokio::time::timeout(timeout, pool.get()).await {
                 Ok(Ok(obj)) => {
                     breakers.success(server.server_id);
-                    return Ok(TenantConnection::new(obj));
+                    let home = pool.manager().spare_key.is_some().then_some(pool);
+                    return Ok(TenantConnection::new(obj, home));
                 }
                 Ok(Err(DeadpoolError::Closed)) if !retried => {
                     // The pool was evicted between lookup and checkout: use a fresh one.
@@ -352,10 +353,15 @@ impl Inner {
         let Some(key) = &pool.spare_key else {
             return;
         };
-        let cap = self.settings.spare_connections;
         for conn in pool.pool.retain(|_, _| false).removed {
-            self.spares.park(key.clone(), pool.server_id, conn, cap);
+            self.park(key, pool.server_id, conn);
         }
+    }
+
+    /// Parks one connection of an evicted schema-tenant pool (closes it when the spares are full).
+    pub(crate) fn park(&self, key: &SpareKey, server_id: Uuid, conn: PooledConnection) {
+        let cap = self.settings.spare_connections;
+        self.spares.park(key.clone(), server_id, conn, cap);
     }
 
     /// Closes connections idle longer than `connection_idle_timeout`, in every pool and among
