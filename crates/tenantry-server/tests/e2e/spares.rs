@@ -77,10 +77,16 @@ fn one_pool() -> PoolManagerSettings {
     }
 }
 
-#[tokio::test]
-async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
+/// An app that keeps one pool open, and two schema neighbours (see [`neighbours`]).
+async fn one_pool_neighbours() -> (TestApp, Tenant, Tenant) {
     let t = TestApp::spawn_with(one_pool(), None).await;
     let (a, b) = neighbours(&t, "SP").await;
+    (t, a, b)
+}
+
+#[tokio::test]
+async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
+    let (t, a, b) = one_pool_neighbours().await;
     let pools = t.app.pools();
     let (ca, cb) = (config(&t, &a).await, config(&t, &b).await);
 
@@ -152,8 +158,7 @@ async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
 
 #[tokio::test]
 async fn a_spare_left_inside_a_transaction_is_closed_not_handed_over() {
-    let t = TestApp::spawn_with(one_pool(), None).await;
-    let (a, b) = neighbours(&t, "SP").await;
+    let (t, a, b) = one_pool_neighbours().await;
     let pools = t.app.pools();
     let dirty = "BEGIN; INSERT INTO customers (name) VALUES ('uncommitted A')";
     let a_pid = use_and_evict(&t, &a, Some(dirty)).await;
@@ -198,8 +203,7 @@ async fn spares_stay_with_their_database_and_are_off_when_set_to_zero() {
 
 #[tokio::test]
 async fn a_connection_out_when_its_pool_is_evicted_is_parked_on_return_unless_poisoned() {
-    let t = TestApp::spawn_with(one_pool(), None).await;
-    let (a, b) = neighbours(&t, "SP").await;
+    let (t, a, b) = one_pool_neighbours().await;
     let pools = t.app.pools();
     let (ca, cb) = (config(&t, &a).await, config(&t, &b).await);
 
