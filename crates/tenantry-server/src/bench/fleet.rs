@@ -106,6 +106,13 @@ pub async fn register(
             .create_tenant(new_tenant(&code, server, placement, database, schema))
             .await
             .with_context(|| format!("cannot register {code}"))?;
+        // Its schema's mirror, as provisioning records it (every tenant here is migrated to this
+        // binary's latest version).
+        let version = tenantry::migrate::latest_version(tenant.engine);
+        let checksum = tenantry::migrate::fingerprint(tenant.engine, version);
+        registry
+            .set_schema_state(&code, version, Some(&checksum))
+            .await?;
         let (token, _) = platform.signer().issue(Claims {
             sub: "1".into(),
             kind: TokenKind::Tenant,
@@ -208,6 +215,11 @@ async fn create_schemas(
                 seed_tenant(&mut conn, hash).await?;
                 bar.inc(1);
             }
+            // A fleet at rest: its tables analyzed and their rows' hint bits set, as autovacuum
+            // leaves a database some minutes after its schemas were made. Otherwise autovacuum
+            // works through thousands of fresh tables during the timed passes, and each ANALYZE
+            // sends every backend catalog invalidations (their caches rebuilt, plans redone).
+            conn.execute_raw("VACUUM (ANALYZE)").await?;
             conn.close().await?;
             anyhow::Ok(())
         }

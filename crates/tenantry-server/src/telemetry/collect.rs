@@ -59,6 +59,10 @@ pub(super) fn describe() {
         "tenantry_connections_taken_over_total",
         "Idle connections of evicted schema-tenant pools reset and taken over by another tenant of the same database and login"
     );
+    describe_counter!(
+        "tenantry_takeovers_keeping_statements_total",
+        "Connections taken over that kept their prepared statements (the tenant before had the same schema shape)"
+    );
     describe_gauge!(
         "tenantry_spare_connections",
         "Idle connections of evicted schema-tenant pools waiting to be taken over"
@@ -175,6 +179,8 @@ impl Sample {
         counter!("tenantry_connections_closed_total").absolute(p.connections_closed);
         counter!("tenantry_connections_reclaimed_total").absolute(p.connections_reclaimed);
         counter!("tenantry_connections_taken_over_total").absolute(p.connections_taken_over);
+        counter!("tenantry_takeovers_keeping_statements_total")
+            .absolute(p.takeovers_keeping_statements);
         gauge!("tenantry_spare_connections").set(p.spare_connections as f64);
     }
 }

@@ -149,13 +149,14 @@ async fn thousands_of_random_requests_see_only_their_own_tenants_rows() {
         .await;
     let stats = t.app.pools().stats();
     eprintln!(
-        "leakage: {cases_n} requests in {:?}; {} rows checked, {} refusals, {} password changes, {} pool evictions, {} connections taken over",
+        "leakage: {cases_n} requests in {:?}; {} rows checked, {} refusals, {} password changes, {} pool evictions, {} connections taken over ({} keeping statements)",
         started.elapsed(),
         tally.rows.load(Ordering::Relaxed),
         tally.refused.load(Ordering::Relaxed),
         tally.password_changes.load(Ordering::Relaxed),
         stats.evictions,
         stats.connections_taken_over,
+        stats.takeovers_keeping_statements,
     );
     assert!(
         stats.evictions > 100,
@@ -165,6 +166,11 @@ async fn thousands_of_random_requests_see_only_their_own_tenants_rows() {
     assert!(
         stats.connections_taken_over > 0,
         "the two schema tenants of one database must take over each other's evicted connections"
+    );
+    assert!(
+        stats.takeovers_keeping_statements > 0,
+        "same schema shape: taken-over connections keep their prepared statements, re-parsed \
+         against the new tenant's schema (the rows checked above prove it is the new tenant's)"
     );
     assert!(tally.password_changes.load(Ordering::Relaxed) > 0);
     assert!(tally.rows.load(Ordering::Relaxed) > cases_n as u64);

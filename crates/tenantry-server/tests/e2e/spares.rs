@@ -1,6 +1,8 @@
 //! Spare connections: an evicted PostgreSQL schema tenant's idle connection is taken over by the
 //! next tenant of the same database and login, and arrives with nothing of its past: not the
-//! schema, temporary tables, prepared statements, `LISTEN`, advisory locks, role or settings.
+//! schema, temporary tables, SQL `PREPARE`s, `LISTEN`, advisory locks, role or settings. The
+//! driver's prepared statements stay when both tenants have the same schema shape, and then read
+//! the new tenant's tables.
 
 use crate::common::{On, TestApp};
 use sqlx::Row;
@@ -56,14 +58,15 @@ async fn pid(conn: &mut TenantConnection) -> i32 {
         .unwrap()
 }
 
-/// Runs `sql` (if any) on a connection of `tenant`, returns it to its pool and evicts the pool
-/// (parking its idle connection, when spares are on); returns the connection's backend pid.
-async fn use_and_evict(t: &TestApp, tenant: &Tenant, sql: Option<&str>) -> i32 {
+/// Runs each of `dirty` (as its own message, failing or not) on a connection of `tenant`, returns
+/// it to its pool and evicts the pool (parking its idle connection, when spares are on); returns
+/// the connection's backend pid.
+async fn use_and_evict(t: &TestApp, tenant: &Tenant, dirty: &[&str]) -> i32 {
     let pools = t.app.pools();
     let mut conn = pools.acquire(&*config(t, tenant).await).await.unwrap();
     let pid = pid(&mut conn).await;
-    if let Some(sql) = sql {
-        conn.execute_raw(sql).await.unwrap();
+    for sql in dirty {
+        let _ = conn.execute_raw(sql).await;
     }
     drop(conn);
     pools.evict(tenant.id);
@@ -98,7 +101,6 @@ async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
     conn.execute_raw(
         "INSERT INTO customers (name) VALUES ('only in A');
          CREATE TEMP TABLE dirt (x int); INSERT INTO dirt VALUES (1);
-         PREPARE leftover AS SELECT 1;
          LISTEN a_channel;
          SELECT pg_advisory_lock(4242);
          SET work_mem = '7MB';
@@ -106,6 +108,9 @@ async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
     )
     .await
     .unwrap();
+    // A statement the driver prepares and caches, run by A and then by B.
+    let names = "SELECT coalesce(string_agg(name, ',' ORDER BY id), '') FROM customers";
+    assert!(text(&mut conn, names).await.contains("only in A"));
     drop(conn);
     pools.evict(a.id);
     assert_eq!(
@@ -118,7 +123,12 @@ async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
     assert_eq!(pid(&mut conn).await, a_pid, "the same backend, taken over");
     let stats = pools.stats();
     assert_eq!(stats.connections_taken_over, 1);
+    assert_eq!(stats.takeovers_keeping_statements, 1, "same schema shape");
     assert_eq!(stats.spare_connections, 0);
+    // A's cached statement is still prepared on the server, and now reads B's table.
+    assert_eq!(kept_statement_count(&mut conn, names).await, 1);
+    let b_names = text(&mut conn, names).await;
+    assert!(!b_names.contains("only in A"), "B read A's rows: {b_names}");
     assert_eq!(text(&mut conn, "SHOW search_path").await, "spua");
     assert_eq!(text(&mut conn, "SHOW statement_timeout").await, "22s");
     let pg = conn.as_postgres().unwrap();
@@ -130,7 +140,7 @@ async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
     assert_eq!(customers, 0, "B's customers table is B's own");
     let leftovers: (bool, i64, i64, i64, String, bool) = sqlx::query_as(
         "SELECT to_regclass('pg_temp.dirt') IS NULL,
-                (SELECT count(*) FROM pg_prepared_statements WHERE name = 'leftover'),
+                (SELECT count(*) FROM pg_prepared_statements WHERE from_sql),
                 (SELECT count(*) FROM pg_listening_channels()),
                 (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),
                 current_setting('work_mem'),
@@ -142,7 +152,7 @@ async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
     assert_eq!(
         leftovers,
         (true, 0, 0, 0, default_work_mem, true),
-        "(no temp table, prepared, channels, advisory locks, work_mem, role)"
+        "(no temp table, SQL PREPARE, channels, advisory locks, work_mem, role)"
     );
     // Resetting the session lands in no tenant's schema, not in A's.
     conn.execute_raw("RESET search_path").await.unwrap();
@@ -156,12 +166,22 @@ async fn a_taken_over_connection_keeps_nothing_of_the_tenant_before() {
     conn.poison(); // its search_path was changed by hand: not for the pool
 }
 
-#[tokio::test]
-async fn a_spare_left_inside_a_transaction_is_closed_not_handed_over() {
+/// How many driver-prepared statements (not SQL `PREPARE`s) of `sql` the session holds; asked
+/// over the simple protocol, so asking prepares nothing.
+async fn kept_statement_count(conn: &mut TenantConnection, sql: &str) -> i64 {
+    let pg = conn.as_postgres().unwrap();
+    let ask = format!(
+        "SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql AND statement = '{}'",
+        sql.replace('\'', "''")
+    );
+    sqlx::raw_sql(&ask).fetch_one(pg).await.unwrap().get(0)
+}
+
+/// A spare left in a state a reset must not paper over is closed, and B gets a new backend.
+async fn dirty_spare_is_closed(dirty: &[&str]) {
     let (t, a, b) = one_pool_neighbours().await;
     let pools = t.app.pools();
-    let dirty = "BEGIN; INSERT INTO customers (name) VALUES ('uncommitted A')";
-    let a_pid = use_and_evict(&t, &a, Some(dirty)).await;
+    let a_pid = use_and_evict(&t, &a, dirty).await;
     assert_eq!(pools.stats().spare_connections, 1);
 
     let mut conn = pools.acquire(&*config(&t, &b).await).await.unwrap();
@@ -175,13 +195,59 @@ async fn a_spare_left_inside_a_transaction_is_closed_not_handed_over() {
 }
 
 #[tokio::test]
+async fn a_spare_left_inside_a_transaction_is_closed_not_handed_over() {
+    dirty_spare_is_closed(&["BEGIN; INSERT INTO customers (name) VALUES ('uncommitted A')"]).await;
+    // A transaction block that failed refuses the reset too.
+    dirty_spare_is_closed(&["BEGIN", "SELECT 1/0"]).await;
+}
+
+#[tokio::test]
+async fn a_spare_holding_a_sql_prepare_is_closed_not_handed_over() {
+    // The reset keeps the driver's statements, so one made with SQL PREPARE (whose name B's code
+    // could meet) closes the spare instead.
+    dirty_spare_is_closed(&["PREPARE leftover AS SELECT name FROM customers"]).await;
+}
+
+#[tokio::test]
+async fn a_tenant_of_another_schema_shape_gets_no_prepared_statement_of_the_one_before() {
+    let (t, a, b) = one_pool_neighbours().await;
+    let pools = t.app.pools();
+    // B's schema is at another migration (as during a fleet migration): the same SQL text may
+    // mean other columns there.
+    t.registry()
+        .set_schema_state(&b.code, 1, Some("another-shape"))
+        .await
+        .unwrap();
+    let names = "SELECT coalesce(string_agg(name, ',' ORDER BY id), '') FROM customers";
+    let mut conn = pools.acquire(&*config(&t, &a).await).await.unwrap();
+    let a_pid = pid(&mut conn).await;
+    text(&mut conn, names).await;
+    assert_eq!(kept_statement_count(&mut conn, names).await, 1);
+    drop(conn);
+    pools.evict(a.id);
+
+    let mut conn = pools.acquire(&*config(&t, &b).await).await.unwrap();
+    assert_eq!(pid(&mut conn).await, a_pid, "taken over");
+    let stats = pools.stats();
+    assert_eq!(
+        (
+            stats.connections_taken_over,
+            stats.takeovers_keeping_statements
+        ),
+        (1, 0)
+    );
+    assert_eq!(kept_statement_count(&mut conn, names).await, 0, "dropped");
+    assert_eq!(text(&mut conn, "SHOW search_path").await, "spua");
+}
+
+#[tokio::test]
 async fn spares_stay_with_their_database_and_are_off_when_set_to_zero() {
     // Tenants in different databases never share a connection.
     let t = TestApp::spawn_with(one_pool(), None).await;
     let (a, _) = neighbours(&t, "SP").await;
     let (_, far) = neighbours(&t, "FAR").await;
     let pools = t.app.pools();
-    let a_pid = use_and_evict(&t, &a, None).await;
+    let a_pid = use_and_evict(&t, &a, &[]).await;
     let mut conn = pools.acquire(&*config(&t, &far).await).await.unwrap();
     assert_ne!(pid(&mut conn).await, a_pid);
     assert_eq!(pools.stats().connections_taken_over, 0);
@@ -195,7 +261,7 @@ async fn spares_stay_with_their_database_and_are_off_when_set_to_zero() {
     let t = TestApp::spawn_with(off, None).await;
     let (a, b) = neighbours(&t, "SP").await;
     let pools = t.app.pools();
-    let a_pid = use_and_evict(&t, &a, None).await;
+    let a_pid = use_and_evict(&t, &a, &[]).await;
     assert_eq!(pools.stats().spare_connections, 0);
     let mut conn = pools.acquire(&*config(&t, &b).await).await.unwrap();
     assert_ne!(pid(&mut conn).await, a_pid);

@@ -126,14 +126,25 @@ impl EngineConnection {
     }
 
     /// Hands an idle pooled PostgreSQL connection over to another schema tenant of the same
-    /// database and login (see `pools::spares`): forgets every prepared statement, resets the
-    /// whole session (`DISCARD ALL`: temporary tables, `LISTEN`, advisory locks, `SET ROLE`,
-    /// settings, cursors) and points it at `schema` with the new tenant's statement timeout.
-    /// Fails (and the caller closes the connection) if any step does, e.g. inside a transaction.
+    /// database and login (see `pools::spares`), in one round trip: resets the whole session
+    /// (what `DISCARD ALL` does: cursors, role, settings, `LISTEN`, advisory locks, cached plans,
+    /// temporary tables, sequences) and points it at `schema` with the new tenant's statement
+    /// timeout.
+    ///
+    /// With `keep_statements` (the tenant before had the same schema: same migrations, see
+    /// `pools::spares`), the driver's prepared statements stay: PostgreSQL re-parses a prepared
+    /// statement against the new `search_path` on its next use (documented since 9.3), so the
+    /// same SQL text finds the new tenant's tables and the statement is not prepared again.
+    /// Otherwise every prepared statement is dropped, here and on the server.
+    ///
+    /// Fails (and the caller closes the connection) if any step does, and on purpose when the
+    /// session is inside a transaction block (an earlier `BEGIN` never ended) or holds a
+    /// statement prepared with SQL `PREPARE`, which a kept-statements reset would not drop.
     pub(crate) async fn rebind(
         &mut self,
         schema: &str,
         statement_timeout_ms: u64,
+        keep_statements: bool,
     ) -> Result<(), sqlx::Error> {
         let EngineConnection::Postgres(conn) = self else {
             return Err(sqlx::Error::Configuration(
@@ -141,14 +152,11 @@ impl EngineConnection {
             ));
         };
         let schema = checked_schema(schema)?;
-        conn.clear_cached_statements().await?;
-        // Its own message: `DISCARD ALL` refuses to run inside a (multi-statement) transaction.
-        conn.execute("DISCARD ALL").await?;
-        let setup = format!(
-            "{}; SET statement_timeout = {statement_timeout_ms}",
-            set_search_path(&schema)
-        );
-        conn.execute(setup.as_str()).await?;
+        if !keep_statements {
+            conn.clear_cached_statements().await?;
+        }
+        conn.execute(reset_sql(&schema, statement_timeout_ms, keep_statements).as_str())
+            .await?;
         Ok(())
     }
 
@@ -191,6 +199,38 @@ const NO_TENANT_PATH: &str = "pg_catalog";
 fn checked_schema(schema: &str) -> Result<crate::tenant::DatabaseName, sqlx::Error> {
     crate::tenant::DatabaseName::parse(schema)
         .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))
+}
+
+/// The one-message session reset of [`EngineConnection::rebind`]. A multi-statement message runs
+/// in one implicit transaction, which `DISCARD ALL` refuses, so it is spelled out (the statements
+/// `DISCARD ALL` is documented to equal, `DEALLOCATE ALL` only when statements are not kept).
+///
+/// The first statement is the guard. In the implicit transaction of this message `now()` (the
+/// transaction's start) equals `statement_timestamp()` (this message's arrival); inside a
+/// transaction block opened by an earlier message it is older, and a failed block refuses every
+/// statement. The cast of a non-constant `CASE` runs per row, so the guard fails only when its
+/// condition does, naming the reason.
+fn reset_sql(
+    schema: &crate::tenant::DatabaseName,
+    statement_timeout_ms: u64,
+    keep_statements: bool,
+) -> String {
+    let (prepared_check, deallocate) = if keep_statements {
+        (
+            " AND NOT EXISTS (SELECT 1 FROM pg_prepared_statements WHERE from_sql)",
+            "",
+        )
+    } else {
+        ("", "DEALLOCATE ALL; ")
+    };
+    format!(
+        "SELECT CAST(CASE WHEN now() = statement_timestamp(){prepared_check} THEN '1' \
+         ELSE 'session not reusable: inside a transaction block, or SQL PREPARE' END AS int); \
+         CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; {deallocate}UNLISTEN *; \
+         SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES; \
+         {}; SET statement_timeout = {statement_timeout_ms}",
+        set_search_path(schema)
+    )
 }
 
 /// The statement that points a pooled connection at its tenant's schema.

@@ -8,7 +8,7 @@ use crate::db::{EngineConnection, Purpose};
 use crate::registry::DataSource;
 use deadpool::managed::{Metrics, RecycleError, RecycleResult};
 use std::sync::atomic::Ordering;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -24,6 +24,9 @@ pub struct PooledConnection {
     permits: Option<Permits>,
     /// Times this connection was handed over from an evicted pool to another tenant's.
     takeovers: u32,
+    /// The schema shape of the tenant its prepared statements were made for (see
+    /// [`TenantManager::shape`]).
+    shape: Option<Arc<str>>,
 }
 
 /// Time a server gets to end a session after its client said goodbye, before the connection's
@@ -52,6 +55,7 @@ impl PooledConnection {
             conn: Some(conn),
             permits: None,
             takeovers,
+            shape: None,
         }
     }
 }
@@ -88,6 +92,11 @@ pub(crate) struct TenantManager {
     pub owner: Weak<Inner>,
     /// Set when other tenants' spare connections may be taken over (PostgreSQL schema tenants).
     pub spare_key: Option<SpareKey>,
+    /// The tenant's schema shape: the fingerprint of the migrations applied to it, when tenantry
+    /// manages its schema. A spare made for a tenant of the same shape keeps its prepared
+    /// statements when taken over (the same SQL text means the same result columns there);
+    /// otherwise, or when unknown, they are dropped.
+    pub shape: Option<Arc<str>>,
 }
 
 impl TenantManager {
@@ -122,10 +131,17 @@ impl TenantManager {
         let (key, schema) = (self.spare_key.as_ref()?, self.source.schema.as_deref()?);
         let inner = self.owner.upgrade()?;
         let mut spare = inner.spares.take(key)?;
-        let reset = spare.conn_mut().rebind(schema, self.statement_timeout_ms);
+        let keep_statements = spare.shape.is_some() && spare.shape == self.shape;
+        let reset = spare
+            .conn_mut()
+            .rebind(schema, self.statement_timeout_ms, keep_statements);
         match tokio::time::timeout(self.acquire_timeout, reset).await {
             Ok(Ok(())) => {
                 spare.takeovers += 1;
+                spare.shape.clone_from(&self.shape);
+                if keep_statements {
+                    inner.spares.kept_statements.fetch_add(1, Ordering::Relaxed);
+                }
                 inner.spares.taken_over.fetch_add(1, Ordering::Relaxed);
                 Some(spare)
             }
@@ -162,6 +178,7 @@ impl deadpool::managed::Manager for TenantManager {
             conn: Some(conn),
             permits: Some(permits),
             takeovers: 0,
+            shape: self.shape.clone(),
         })
     }
 

@@ -238,6 +238,11 @@ impl PoolManager {
             ping_after_idle: self.inner.settings.ping_after_idle,
             owner: Arc::downgrade(&self.inner),
             spare_key: spare_key.clone(),
+            shape: config
+                .tenant
+                .schema_managed
+                .then(|| config.tenant.schema_checksum.as_deref().map(Arc::from))
+                .flatten(),
         };
         let pool = Pool::builder(manager)
             .max_size(config.tenant.pool.max_connections.max(1) as usize)

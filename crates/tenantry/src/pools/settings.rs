@@ -39,9 +39,9 @@ pub struct PoolManagerSettings {
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     /// Most idle connections of evicted PostgreSQL schema-tenant pools kept for another tenant of
-    /// the same database and login to take over (reset with `DISCARD ALL`, then pointed at its
-    /// schema) instead of opening a new backend; 0 turns this off. Spares count against the
-    /// connection budget and are closed first when it is full. Default: 64.
+    /// the same database and login to take over (its session reset as `DISCARD ALL` would, then
+    /// pointed at its schema) instead of opening a new backend; 0 turns this off. Spares count
+    /// against the connection budget and are closed first when it is full. Default: 64.
     pub spare_connections: usize,
 }
 

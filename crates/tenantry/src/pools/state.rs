@@ -34,6 +34,9 @@ pub struct PoolStats {
     /// Idle connections of evicted pools taken over by another tenant of the same database and
     /// login, instead of a new connection; and how many such spares are parked now.
     pub connections_taken_over: u64,
+    /// Of the connections taken over, those that kept their prepared statements (the tenant
+    /// before had the same schema shape).
+    pub takeovers_keeping_statements: u64,
     pub spare_connections: u64,
     pub max_total_connections: Option<usize>,
     pub open_circuits: Vec<String>,
@@ -71,6 +74,7 @@ impl PoolManager {
             connections_closed: c.closed.load(Ordering::Relaxed),
             connections_reclaimed: c.reclaimed.load(Ordering::Relaxed),
             connections_taken_over: self.inner.spares.taken_over.load(Ordering::Relaxed),
+            takeovers_keeping_statements: self.inner.spares.kept_statements.load(Ordering::Relaxed),
             spare_connections: self.inner.spares.parked(),
             max_total_connections: self.inner.settings.max_total_connections,
             open_circuits: self.open_circuits(),
