@@ -240,6 +240,58 @@ async fn a_tenant_of_another_schema_shape_gets_no_prepared_statement_of_the_one_
     assert_eq!(text(&mut conn, "SHOW search_path").await, "spua");
 }
 
+/// The number of columns of `SELECT * FROM customers`' first row, by a driver-cached statement.
+async fn columns(conn: &mut TenantConnection) -> Result<usize, sqlx::Error> {
+    let pg = conn.as_postgres().unwrap();
+    let row = sqlx::query("SELECT * FROM customers").fetch_one(pg).await?;
+    Ok(row.len())
+}
+
+#[tokio::test]
+async fn a_migrated_tenant_gets_a_new_pool_without_the_statements_of_its_schema_before() {
+    let (t, a, _) = one_pool_neighbours().await;
+    let pools = t.app.pools();
+    let before = config(&t, &a).await;
+    assert!(before.tenant.schema_managed && before.tenant.schema_checksum.is_some());
+    let mut conn = pools.acquire(&before).await.unwrap();
+    conn.execute_raw("INSERT INTO customers (name) VALUES ('x')")
+        .await
+        .unwrap();
+    let old_width = columns(&mut conn).await.unwrap();
+    // A migration changes the table under the statement the driver cached (here by hand, on the
+    // same session)...
+    conn.execute_raw("ALTER TABLE customers ADD COLUMN migrated_in int")
+        .await
+        .unwrap();
+    let err = columns(&mut conn).await.unwrap_err();
+    assert!(
+        err.to_string().contains("must not change result type"),
+        "{err}"
+    );
+    drop(conn);
+    // ...and, as a fleet migration does, the registry's mirror records the new shape.
+    t.registry()
+        .set_schema_state(
+            &a.code,
+            before.tenant.schema_version.unwrap() + 1,
+            Some("migrated"),
+        )
+        .await
+        .unwrap();
+    let opened = pools.stats().pools_opened;
+
+    let mut conn = pools.acquire(&*config(&t, &a).await).await.unwrap();
+    assert_eq!(pools.stats().pools_opened, opened + 1, "a new pool");
+    let width = columns(&mut conn)
+        .await
+        .expect("no statement of the schema before");
+    assert_eq!(width, old_width + 1);
+    // Once built, the pool is reused while the shape stays.
+    drop(conn);
+    pools.acquire(&*config(&t, &a).await).await.unwrap();
+    assert_eq!(pools.stats().pools_opened, opened + 1);
+}
+
 #[tokio::test]
 async fn spares_stay_with_their_database_and_are_off_when_set_to_zero() {
     // Tenants in different databases never share a connection.

@@ -9,8 +9,10 @@
 //!   of other tenants are closed before a request waits.
 //! - An evicted pool is closed gracefully: connections already checked out keep working until
 //!   returned, then close. A request that raced an eviction retries once on a fresh pool.
-//! - Each pool remembers the fingerprint of the data source it was built from; a changed config
-//!   (new host, new password, new limits) builds a new pool on the next request.
+//! - Each pool remembers the fingerprint of the data source it was built from and its tenant's
+//!   schema shape; a changed config (new host, new password, new limits) or a migrated schema
+//!   builds a new pool on the next request, so no connection keeps statements prepared for the
+//!   schema before.
 //! - A circuit breaker per data server fails requests fast while the server is down.
 //!
 //! The hot path (a warm pool) reads no registry row and takes no lock across an `.await`.
@@ -220,8 +222,12 @@ impl PoolManager {
     /// The tenant's current pool, built lazily (no I/O here) when missing or stale.
     fn pool_for(&self, config: &TenantConfig) -> TenantDeadpool {
         let id = config.tenant.id;
+        let shape = schema_shape(config);
         if let Some(p) = self.inner.pools.get(&id) {
-            if p.fingerprint == config.source.fingerprint && !p.pool.is_closed() {
+            if p.fingerprint == config.source.fingerprint
+                && p.pool.manager().shape.as_deref() == shape
+                && !p.pool.is_closed()
+            {
                 return p.pool.clone();
             }
         }
@@ -238,11 +244,7 @@ impl PoolManager {
             ping_after_idle: self.inner.settings.ping_after_idle,
             owner: Arc::downgrade(&self.inner),
             spare_key: spare_key.clone(),
-            shape: config
-                .tenant
-                .schema_managed
-                .then(|| config.tenant.schema_checksum.as_deref().map(Arc::from))
-                .flatten(),
+            shape: shape.map(Arc::from),
         };
         let pool = Pool::builder(manager)
             .max_size(config.tenant.pool.max_connections.max(1) as usize)
@@ -378,6 +380,16 @@ impl Inner {
             p.pool.retain(|_, m| m.last_used() < max_idle);
         }
     }
+}
+
+/// The tenant's schema shape (see [`TenantManager::shape`]): the fingerprint of the migrations
+/// applied to its schema, when tenantry manages it.
+fn schema_shape(config: &TenantConfig) -> Option<&str> {
+    let tenant = &config.tenant;
+    tenant
+        .schema_managed
+        .then_some(tenant.schema_checksum.as_deref())
+        .flatten()
 }
 
 fn spawn_housekeeping(inner: Weak<Inner>) {
