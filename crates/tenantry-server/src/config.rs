@@ -44,8 +44,10 @@ pub struct Config {
     /// Largest request body other than a file upload; a larger one is answered 413. Default: 1 MiB.
     pub max_body_bytes: usize,
     /// How long a tenant user's status (disabled, role, password) is trusted before the router
-    /// reads it again. Changes apply at once on the instance that made them; other instances on
-    /// the same registry see them within this bound. Default: 10 s.
+    /// reads it again. Changes made through tenantry apply at once on the instance that made them
+    /// and, through the tenant's users epoch in the registry, on other instances at their next
+    /// `[cache] poll`; this bound is for changes made to a tenant's `users` table behind
+    /// tenantry's back, and for every change when the poll is off. Default: 5 min.
     #[serde(with = "humantime_serde")]
     pub user_status_ttl: Duration,
     /// `/metrics` settings (`[metrics]`).
@@ -89,7 +91,7 @@ impl Default for Config {
             cache: CacheSettings::default(),
             max_file_bytes: tenantry::storage::DEFAULT_MAX_FILE_BYTES,
             max_body_bytes: crate::http::limits::DEFAULT_MAX_BODY_BYTES,
-            user_status_ttl: Duration::from_secs(10),
+            user_status_ttl: Duration::from_secs(300),
             metrics: MetricsSettings::default(),
             hashing: HashPoolSettings::default(),
             login: LoginThrottleSettings::default(),

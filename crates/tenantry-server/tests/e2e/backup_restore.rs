@@ -216,3 +216,46 @@ async fn backups_and_restores_are_audited_without_the_database_password() {
         assert!(!e.detail.to_string().contains(pw), "{}", e.detail);
     }
 }
+
+#[tokio::test]
+async fn a_user_the_restored_database_does_not_have_loses_access_at_once() {
+    let t = TestApp::spawn().await;
+    t.tenant("ACME", On::Sqlite).await;
+    let report = backup(&t, "ACME").await;
+    // A user made after the backup, whose status this process then caches.
+    let admin = t.login("ACME").await;
+    let pw = "late-pw-1234.X";
+    let body = serde_json::json!({"username": "late", "fullName": "Late Joiner", "role": "user",
+                                  "password": pw});
+    let (s, user) = t
+        .call(Method::POST, "/api/users", Some(&admin), Some(body))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{user}");
+    let body = serde_json::json!({"username": "late", "password": pw});
+    let (s, login) = t
+        .call(
+            Method::POST,
+            "/api/auth/login?company=ACME",
+            None,
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{login}");
+    let token = login["token"].as_str().unwrap();
+    let customers = || t.call(Method::GET, "/api/customers", Some(token), None);
+    assert_eq!(customers().await.0, StatusCode::OK);
+
+    (t.platform())
+        .restore(&tester(), &tref("ACME"), &report.path, true, &|_| {})
+        .await
+        .unwrap();
+    // The restored `users` table has no such user: the status cached before is not trusted.
+    let (s, body) = customers().await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        t.call(Method::GET, "/api/customers", Some(&admin), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+}

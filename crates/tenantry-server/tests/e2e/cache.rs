@@ -4,7 +4,9 @@
 
 use crate::common::{error_code, On, TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
+use serde_json::json;
 use std::time::{Duration, Instant};
+use tenantry::platform::{Actor, TenantRef};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
 use tenantry::provision::Provisioner;
 use tenantry::registry::{CacheSettings, Registry, TenantUpdate};
@@ -269,4 +271,64 @@ async fn on_a_postgres_registry_a_suspension_made_elsewhere_is_seen_within_the_p
         before,
         "the suspended tenant's config is cached"
     );
+}
+
+#[tokio::test]
+async fn a_user_disabled_through_another_process_is_refused_within_the_poll_not_the_ttl() {
+    let poll = Duration::from_millis(100);
+    let t = app(CacheSettings {
+        poll,
+        ..Default::default()
+    })
+    .await;
+    let ttl = t.app.platform().user_status().ttl();
+    assert!(
+        ttl >= Duration::from_secs(60),
+        "statuses trusted for {ttl:?}"
+    );
+    t.tenant("EPOCH", On::Sqlite).await;
+    let admin = t.login("EPOCH").await;
+    let (pw, host) = ("dana-pw-1234.X", "epoch.example.com");
+    let body = json!({"username": "dana", "fullName": "Dana Dispatch", "role": "user",
+                      "password": pw});
+    let (s, user) = t
+        .call(Method::POST, "/api/users", Some(&admin), Some(body))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{user}");
+    let body = json!({"username": "dana", "password": pw});
+    let (s, login) = t
+        .call(
+            Method::POST,
+            "/api/auth/login?company=EPOCH",
+            None,
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{login}");
+    let token = login["token"].as_str().unwrap().to_owned();
+    let (s, _) = until(&t, Some(&token), host, poll, |s, _| s.is_success()).await;
+    assert_eq!(s, StatusCode::OK, "dana's status is now cached here");
+
+    // Disabled through another process: this one's status cache still says enabled, and would
+    // for minutes; the tenant's users epoch reaches it with the change stamp.
+    let actor = Actor::Cli {
+        user: "test".into(),
+    };
+    let id = user["id"].as_i64().unwrap();
+    (t.other_platform().await)
+        .set_user_disabled(&actor, &TenantRef::Code(code("EPOCH")), id, true)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let refused = |s: StatusCode, _: &str| s == StatusCode::UNAUTHORIZED;
+    let (s, why) = until(&t, Some(&token), host, poll * 30, refused).await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "still accepted {:?} after being disabled elsewhere ({why})",
+        started.elapsed()
+    );
+    // The admin, whose status did not change, is still served (read again under the new epoch).
+    let (s, _) = until(&t, Some(&admin), host, poll, |s, _| s.is_success()).await;
+    assert_eq!(s, StatusCode::OK);
 }

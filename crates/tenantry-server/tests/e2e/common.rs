@@ -269,6 +269,31 @@ impl TestApp {
     }
 
     /// Provisions a tenant on `on` with admin user `admin` / [`PASSWORD`].
+    /// A second platform on the same registry, as another process would be: its own registry
+    /// handle (and config cache, whose watcher is off), pool manager, user status cache and signer.
+    pub async fn other_platform(&self) -> Platform {
+        let url = format!("sqlite://{}/registry.db", self.dir.path().display());
+        let signer = TokenSigner::new(&self.master_key, Duration::from_secs(60));
+        let cache = CacheSettings {
+            poll: Duration::ZERO,
+            ..Default::default()
+        };
+        let registry = Registry::open(&url, SecretBox::new(self.master_key.clone()), cache)
+            .await
+            .unwrap();
+        let dir = self.dir.path().join("other-process");
+        Platform::new(
+            registry,
+            PoolManager::new(Default::default()),
+            signer,
+            Storage::new(dir.join("files"), 1024),
+            PlatformSettings {
+                data_dir: dir,
+                ..PlatformSettings::default()
+            },
+        )
+    }
+
     pub async fn tenant(&self, code: &str, on: On) -> Tenant {
         let server = self.server(on).await;
         self.provision(Self::new_tenant(code, &server)).await

@@ -110,30 +110,6 @@ async fn changed_password_is_set_on_the_server_stored_encrypted_audited_and_used
     assert!(!entry.detail.to_string().contains(&pw));
 }
 
-/// A second platform on the same registry, as another process would be: its own registry handle
-/// (and config cache), pool manager and signer.
-async fn other_process(t: &TestApp) -> tenantry::platform::Platform {
-    use tenantry::platform::{Platform, PlatformSettings};
-    let url = format!("sqlite://{}/registry.db", t.dir.path().display());
-    let secrets = t.registry().secrets();
-    let signer =
-        tenantry::auth::TokenSigner::new(secrets.master_key(), std::time::Duration::from_secs(60));
-    let registry = Registry::open(&url, secrets, Default::default())
-        .await
-        .unwrap();
-    let dir = t.dir.path().join("other-process");
-    Platform::new(
-        registry,
-        tenantry::pools::PoolManager::new(Default::default()),
-        signer,
-        tenantry::storage::Storage::new(dir.join("files"), 1024),
-        PlatformSettings {
-            data_dir: dir,
-            ..PlatformSettings::default()
-        },
-    )
-}
-
 #[tokio::test]
 async fn a_password_changed_by_another_process_is_picked_up_by_new_connections_at_once() {
     let user = unique_name("u");
@@ -152,7 +128,7 @@ async fn a_password_changed_by_another_process_is_picked_up_by_new_connections_a
     assert_eq!(s, StatusCode::OK, "config cached with the old password");
 
     // Changed through another registry handle: this server's cache still holds the old one.
-    other_process(&t)
+    t.other_platform()
         .await
         .set_password(&actor(), &tref("ELSEWHERE"), None)
         .await

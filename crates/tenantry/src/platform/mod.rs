@@ -67,8 +67,10 @@ pub struct PlatformSettings {
     /// The data directory: backups go to `{data_dir}/backups`. Default: `./tenantry-data`.
     pub data_dir: PathBuf,
     /// How long the router trusts a tenant user's cached status (disabled, role, password) before
-    /// reading it again. Changes made through this platform apply at once in this process; other
-    /// processes see them within this bound. Default: 10 s.
+    /// reading it again. Changes made through this platform apply at once in this process and, by
+    /// the tenant's users epoch in the registry, in other processes at their next change-stamp
+    /// poll; this bound is for changes made to a `users` table behind tenantry's back.
+    /// Default: 5 min.
     pub user_status_ttl: Duration,
     /// The bounded pool password hashes run on (sign-ins, new passwords).
     pub hashing: HashPoolSettings,
@@ -81,7 +83,7 @@ impl Default for PlatformSettings {
         Self {
             separate_db_users: false,
             data_dir: PathBuf::from("./tenantry-data"),
-            user_status_ttl: Duration::from_secs(10),
+            user_status_ttl: Duration::from_secs(300),
             hashing: HashPoolSettings::default(),
             login: LoginThrottleSettings::default(),
         }

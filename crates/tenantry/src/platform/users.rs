@@ -176,7 +176,7 @@ impl Platform {
                         .await
                         .map_err(query_failed)?;
                 }
-                self.user_status().invalidate(config.tenant.id, id);
+                self.user_status_changed(config, id).await;
                 existing(conn, id).await
             },
         )
@@ -207,7 +207,7 @@ impl Platform {
             }
             let set = statements::set_disabled(conn, id, disabled).await;
             set.map_err(query_failed)?;
-            self.user_status().invalidate(config.tenant.id, id);
+            self.user_status_changed(config, id).await;
             existing(conn, id).await
         })
         .await
@@ -231,7 +231,7 @@ impl Platform {
             let hash = self.hashes().hash(password).await?;
             let set = statements::set_password_hash(conn, id, hash).await;
             set.map_err(query_failed)?;
-            self.user_status().invalidate(config.tenant.id, id);
+            self.user_status_changed(config, id).await;
             existing(conn, id).await
         })
         .await
@@ -326,6 +326,19 @@ impl Platform {
 
     /// Runs one audited user operation on a connection of the tenant's pool. `op` may add to the
     /// audit detail (e.g. the username once it is known).
+    /// After a change to user `id`'s status, password or role (committed in the tenant's
+    /// database): this process reads the status again at once, and the tenant's users epoch moves
+    /// so other processes do at their next change-stamp poll. Should the registry refuse the
+    /// move, the change stands (it is committed) and other processes see it within the status
+    /// cache's TTL; the failure is logged.
+    async fn user_status_changed(&self, config: &TenantConfig, id: i64) {
+        self.user_status().invalidate(config.tenant.id, id);
+        if let Err(e) = self.registry().bump_users_epoch(&config.tenant.code).await {
+            tracing::error!(tenant = %config.tenant.code, error = %e,
+                "could not move the tenant's users epoch; other routers see this user change within the user status TTL");
+        }
+    }
+
     async fn user_op<T>(
         &self,
         actor: &Actor,

@@ -253,6 +253,19 @@ impl Registry {
         Ok(())
     }
 
+    /// Moves the tenant's users epoch: every router, this one at once and the others at their
+    /// next change-stamp poll, reads its users' statuses again (see
+    /// [`crate::users::UserStatusCache`]).
+    pub async fn bump_users_epoch(&self, code: &TenantCode) -> Result<()> {
+        let q = "UPDATE tenants SET users_epoch = users_epoch + 1 WHERE code = ?";
+        sqlx::query(&self.sql(q))
+            .bind(code.as_str())
+            .execute(self.pool())
+            .await?;
+        self.inner.cache.invalidate(code);
+        Ok(())
+    }
+
     /// Whether tenantry migrates this tenant's schema (customer-hosted tenants opt in).
     pub async fn set_schema_managed(&self, code: &TenantCode, managed: bool) -> Result<()> {
         let q = "UPDATE tenants SET schema_managed = ?, updated_at = ? WHERE code = ?";

@@ -68,6 +68,10 @@ pub struct Tenant {
     /// Whether tenantry migrates this tenant's schema. Customer-hosted databases are managed by
     /// their owner unless they opted in at onboarding.
     pub schema_managed: bool,
+    /// Moves whenever one of the tenant's users changes status, password or role (see
+    /// [`crate::users::UserStatusCache`]): statuses cached under another epoch are read again.
+    #[serde(skip)]
+    pub users_epoch: i64,
     /// The last provisioning step done, while the tenant is `provisioning` (or where a `failed`
     /// one stopped).
     pub provisioning_step: Option<String>,
@@ -214,7 +218,7 @@ const TENANT_SELECT: &str = "SELECT t.id, t.code, t.name, t.subdomain, t.status,
     t.username, t.password_enc, t.hosting, t.region, t.max_connections, t.acquire_timeout_ms, \
     t.statement_timeout_ms, t.schema_version, t.plan, t.notes, t.created_at, t.updated_at, \
     s.host, s.port, s.tls_mode, s.max_connections AS server_max_connections, \
-    t.schema_checksum, t.schema_managed, t.provisioning_step, \
+    t.schema_checksum, t.schema_managed, t.users_epoch, t.provisioning_step, \
     t.rate_limit_rps, t.rate_limit_burst, p.requests_per_second AS plan_rps, p.burst AS plan_burst \
     FROM tenants t JOIN data_servers s ON s.id = t.server_id LEFT JOIN plans p ON p.name = t.plan";
 
@@ -258,6 +262,7 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
         schema_version: row.try_get("schema_version")?,
         schema_checksum: row.try_get("schema_checksum")?,
         schema_managed: row.try_get::<i64, _>("schema_managed")? != 0,
+        users_epoch: row.try_get("users_epoch")?,
         provisioning_step: row.try_get("provisioning_step")?,
         plan: text("plan")?,
         rate_limit: limit_from(row, "rate_limit_rps", "rate_limit_burst")?

@@ -90,14 +90,14 @@ async fn current_status(
 ) -> Result<(UserStatus, Option<TenantConnection>), ApiError> {
     let stale = || ApiError::unauthorized("this token is no longer valid; sign in again");
     let user: i64 = claims.sub.parse().map_err(|_| stale())?;
-    let tenant = r.config.tenant.id;
-    let (status, conn) = match r.users.get(tenant, user) {
+    let (tenant, epoch) = (r.config.tenant.id, r.config.tenant.users_epoch);
+    let (status, conn) = match r.users.get(tenant, user, epoch) {
         Some(s) => (s, None),
         None => {
             let mut conn = r.pools.acquire(&r.config).await?;
             let found = statements::status(&mut conn, user).await?;
             let s = found.ok_or_else(stale)?;
-            r.users.put(tenant, user, s.clone());
+            r.users.put(tenant, user, epoch, s.clone());
             (s, Some(conn))
         }
     };

@@ -6,9 +6,17 @@
 //!
 //! - in this process, disabling, enabling or re-keying a user invalidates its entry, so the next
 //!   request reads the row again and a disabled user's token fails **at once**;
-//! - in other processes (several router instances on one registry) an entry lives at most the
-//!   cache's TTL (default 10 s), which is therefore the bound on how long a disabled user's token
-//!   may still be accepted there.
+//! - each entry is kept under the tenant's *users epoch* (a registry column that the same changes
+//!   move, see [`Registry::bump_users_epoch`](crate::registry::Registry::bump_users_epoch)). The
+//!   move bumps the registry's change stamp, so other processes (several router instances on one
+//!   registry) drop the tenant's config at their next poll (`[cache] poll`, default 1 s), read the
+//!   new epoch with it, and no longer trust any status cached under the old one. That poll is the
+//!   bound on how long a disabled user's token may still be accepted there;
+//! - the TTL (default 5 min) only bounds changes made to a tenant's `users` table behind
+//!   tenantry's back (by hand, or by an embedding application's own SQL). Without the epoch it
+//!   had to be short, and then nearly every first request of a tenant seldom visited paid for a
+//!   status query in its database (on PostgreSQL, the catalog lookups of a table and two indexes
+//!   a backend had not seen).
 
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
@@ -40,7 +48,8 @@ const MAX_ENTRIES: u64 = 100_000;
 /// platform, which invalidates entries when it changes a user).
 #[derive(Clone)]
 pub struct UserStatusCache {
-    entries: Cache<(Uuid, i64), UserStatus>,
+    /// (tenant id, user id) -> (the tenant's users epoch when read, status).
+    entries: Cache<(Uuid, i64), (i64, UserStatus)>,
     ttl: Duration,
 }
 
@@ -61,16 +70,21 @@ impl UserStatusCache {
         self.ttl
     }
 
-    pub fn get(&self, tenant: Uuid, user: i64) -> Option<UserStatus> {
+    /// The user's status, if cached under the tenant's current users `epoch`.
+    pub fn get(&self, tenant: Uuid, user: i64, epoch: i64) -> Option<UserStatus> {
         if self.ttl.is_zero() {
             return None;
         }
-        self.entries.get(&(tenant, user))
+        let (seen, status) = self.entries.get(&(tenant, user))?;
+        (seen == epoch).then_some(status)
     }
 
-    pub fn put(&self, tenant: Uuid, user: i64, status: UserStatus) {
+    /// Caches a status read from the tenant's database while its users epoch was `epoch` (the
+    /// epoch of the config read *before* the status, so a change racing the read leaves an entry
+    /// under the old epoch, which the next config no longer trusts).
+    pub fn put(&self, tenant: Uuid, user: i64, epoch: i64, status: UserStatus) {
         if !self.ttl.is_zero() {
-            self.entries.insert((tenant, user), status);
+            self.entries.insert((tenant, user), (epoch, status));
         }
     }
 
@@ -105,18 +119,33 @@ mod tests {
     fn invalidated_status_is_read_again() {
         let c = UserStatusCache::new(Duration::from_secs(60));
         let t = Uuid::new_v4();
-        c.put(t, 1, status());
-        assert_eq!(c.get(t, 1), Some(status()));
-        assert_eq!(c.get(Uuid::new_v4(), 1), None, "keyed by tenant too");
+        c.put(t, 1, 0, status());
+        assert_eq!(c.get(t, 1, 0), Some(status()));
+        assert_eq!(c.get(Uuid::new_v4(), 1, 0), None, "keyed by tenant too");
         c.invalidate(t, 1);
-        assert_eq!(c.get(t, 1), None);
+        assert_eq!(c.get(t, 1, 0), None);
+    }
+
+    #[test]
+    fn a_status_cached_under_another_users_epoch_is_read_again() {
+        let c = UserStatusCache::new(Duration::from_secs(60));
+        let t = Uuid::new_v4();
+        c.put(t, 1, 7, status());
+        assert_eq!(c.get(t, 1, 8), None, "the epoch moved: read it again");
+        assert_eq!(c.get(t, 1, 7), Some(status()));
+        c.put(t, 1, 8, status());
+        assert_eq!(
+            c.get(t, 1, 7),
+            None,
+            "an entry is trusted under its own epoch only"
+        );
     }
 
     #[test]
     fn zero_ttl_caches_nothing() {
         let c = UserStatusCache::new(Duration::ZERO);
         let t = Uuid::new_v4();
-        c.put(t, 1, status());
-        assert_eq!(c.get(t, 1), None);
+        c.put(t, 1, 0, status());
+        assert_eq!(c.get(t, 1, 0), None);
     }
 }
