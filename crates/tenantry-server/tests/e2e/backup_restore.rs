@@ -224,24 +224,8 @@ async fn a_user_the_restored_database_does_not_have_loses_access_at_once() {
     let report = backup(&t, "ACME").await;
     // A user made after the backup, whose status this process then caches.
     let admin = t.login("ACME").await;
-    let pw = "late-pw-1234.X";
-    let body = serde_json::json!({"username": "late", "fullName": "Late Joiner", "role": "user",
-                                  "password": pw});
-    let (s, user) = t
-        .call(Method::POST, "/api/users", Some(&admin), Some(body))
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{user}");
-    let body = serde_json::json!({"username": "late", "password": pw});
-    let (s, login) = t
-        .call(
-            Method::POST,
-            "/api/auth/login?company=ACME",
-            None,
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{login}");
-    let token = login["token"].as_str().unwrap();
+    let (_, token) = t.user_token("ACME", &admin, "late").await;
+    let token = token.as_str();
     let customers = || t.call(Method::GET, "/api/customers", Some(token), None);
     assert_eq!(customers().await.0, StatusCode::OK);
 

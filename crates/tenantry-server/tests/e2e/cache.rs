@@ -4,7 +4,6 @@
 
 use crate::common::{error_code, On, TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 use std::time::{Duration, Instant};
 use tenantry::platform::{Actor, TenantRef};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
@@ -288,24 +287,8 @@ async fn a_user_disabled_through_another_process_is_refused_within_the_poll_not_
     );
     t.tenant("EPOCH", On::Sqlite).await;
     let admin = t.login("EPOCH").await;
-    let (pw, host) = ("dana-pw-1234.X", "epoch.example.com");
-    let body = json!({"username": "dana", "fullName": "Dana Dispatch", "role": "user",
-                      "password": pw});
-    let (s, user) = t
-        .call(Method::POST, "/api/users", Some(&admin), Some(body))
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{user}");
-    let body = json!({"username": "dana", "password": pw});
-    let (s, login) = t
-        .call(
-            Method::POST,
-            "/api/auth/login?company=EPOCH",
-            None,
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{login}");
-    let token = login["token"].as_str().unwrap().to_owned();
+    let host = "epoch.example.com";
+    let (id, token) = t.user_token("EPOCH", &admin, "dana").await;
     let (s, _) = until(&t, Some(&token), host, poll, |s, _| s.is_success()).await;
     assert_eq!(s, StatusCode::OK, "dana's status is now cached here");
 
@@ -314,7 +297,6 @@ async fn a_user_disabled_through_another_process_is_refused_within_the_poll_not_
     let actor = Actor::Cli {
         user: "test".into(),
     };
-    let id = user["id"].as_i64().unwrap();
     (t.other_platform().await)
         .set_user_disabled(&actor, &TenantRef::Code(code("EPOCH")), id, true)
         .await

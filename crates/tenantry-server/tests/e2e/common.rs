@@ -386,6 +386,24 @@ impl TestApp {
     }
 
     /// Logs in as `admin` of tenant `code` and returns the token.
+    /// A new tenant user (role `user`) of tenant `code`, made through the API by its `admin`, and
+    /// signed in: the user's id and token.
+    pub async fn user_token(&self, code: &str, admin: &str, username: &str) -> (i64, String) {
+        let password = "user-pw-1234.X";
+        let body = json!({"username": username, "fullName": "Test User", "role": "user",
+                          "password": password});
+        let (s, user) = self
+            .call(Method::POST, "/api/users", Some(admin), Some(body))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{user}");
+        let body = json!({"username": username, "password": password});
+        let path = format!("/api/auth/login?company={code}");
+        let (s, login) = self.call(Method::POST, &path, None, Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{login}");
+        let token = login["token"].as_str().unwrap().to_owned();
+        (user["id"].as_i64().unwrap(), token)
+    }
+
     pub async fn login(&self, code: &str) -> String {
         let (status, body) = self
             .call(

@@ -118,10 +118,7 @@ impl Platform {
             .await;
         if done.is_ok() {
             // The restored `users` table may differ from the one statuses were cached from.
-            if let Err(e) = self.registry().bump_users_epoch(&t.code).await {
-                tracing::error!(tenant = %t.code, error = %e,
-                    "could not move the tenant's users epoch after a restore; cached user statuses expire within the user status TTL");
-            }
+            self.users_changed(&t.code).await;
         }
         let mut detail = restore_detail(archive, done.as_ref().ok().map(|r| &r.manifest));
         detail["into"] = Value::Null;

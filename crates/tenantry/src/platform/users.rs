@@ -10,7 +10,7 @@ use crate::auth::{Claims, TokenKind};
 use crate::db::EngineConnection;
 use crate::registry::TenantConfig;
 use crate::secrets::expose;
-use crate::tenant::{InvalidValue, TenantStatus};
+use crate::tenant::{InvalidValue, TenantCode, TenantStatus};
 use crate::users::{statements, FullName, Role, User, Username};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -324,21 +324,27 @@ impl Platform {
         Ok(config)
     }
 
-    /// Runs one audited user operation on a connection of the tenant's pool. `op` may add to the
-    /// audit detail (e.g. the username once it is known).
     /// After a change to user `id`'s status, password or role (committed in the tenant's
-    /// database): this process reads the status again at once, and the tenant's users epoch moves
-    /// so other processes do at their next change-stamp poll. Should the registry refuse the
-    /// move, the change stands (it is committed) and other processes see it within the status
-    /// cache's TTL; the failure is logged.
+    /// database): this process reads the status again at once, and other processes at their next
+    /// change-stamp poll ([`Platform::users_changed`]).
     async fn user_status_changed(&self, config: &TenantConfig, id: i64) {
         self.user_status().invalidate(config.tenant.id, id);
-        if let Err(e) = self.registry().bump_users_epoch(&config.tenant.code).await {
-            tracing::error!(tenant = %config.tenant.code, error = %e,
-                "could not move the tenant's users epoch; other routers see this user change within the user status TTL");
+        self.users_changed(&config.tenant.code).await;
+    }
+
+    /// Moves the tenant's users epoch after its `users` table changed (a user's status, or a
+    /// restore), so every process stops trusting the statuses it cached. Should the registry
+    /// refuse the move, the change stands (it is committed) and other processes see it within
+    /// the status cache's TTL; the failure is logged.
+    pub(super) async fn users_changed(&self, code: &TenantCode) {
+        if let Err(e) = self.registry().bump_users_epoch(code).await {
+            tracing::error!(tenant = %code, error = %e,
+                "could not move the tenant's users epoch; other routers see the change within the user status TTL");
         }
     }
 
+    /// Runs one audited user operation on a connection of the tenant's pool. `op` may add to the
+    /// audit detail (e.g. the username once it is known).
     async fn user_op<T>(
         &self,
         actor: &Actor,
