@@ -140,6 +140,7 @@ async fn scale_bench_serves_more_tenants_than_pools_within_the_budget() {
         concurrency: 3,
         rate: 0.0,
         zipf: 1.0,
+        sweep: vec![0.25],
     };
     let report = bench::scale::measure(&server, &options).await;
     tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
@@ -155,6 +156,15 @@ async fn scale_bench_serves_more_tenants_than_pools_within_the_budget() {
     assert_eq!(report.requests, 600, "{out}");
     assert_eq!(report.warm_requests + report.cold_requests, 300, "{out}");
     assert!(report.paced_rate > 0.0, "{out}");
+    // The sweep's pass runs at its share of the closed loop's throughput, after the judged pass.
+    assert_eq!(report.sweep.len(), 1, "{out}");
+    let point = &report.sweep[0];
+    assert!(
+        (point.rate - report.per_second * 0.25).abs() < 1e-6 && point.warm_p99_ms > 0.0,
+        "{out}"
+    );
+    assert_eq!(point.errors, 0, "{out}");
+    assert!(out.contains("SHARE OF CLOSED LOOP"), "{out}");
     assert!(
         report.pools_evicted > 0,
         "24 tenants in 6 pools must evict:\n{out}"

@@ -49,6 +49,21 @@ pub struct ScaleOptions {
     pub rate: f64,
     /// Zipf exponent of the tenant popularity.
     pub zipf: f64,
+    /// Shares of the closed-loop throughput for more paced passes after the judged one.
+    pub sweep: Vec<f64>,
+}
+
+/// One paced pass of the sweep.
+#[derive(Debug, Serialize)]
+pub struct SweepPoint {
+    /// Share of the closed-loop throughput, and the rate it came to.
+    pub share: f64,
+    pub rate: f64,
+    pub warm_p50_ms: f64,
+    pub warm_p99_ms: f64,
+    pub cold_p50_ms: f64,
+    pub cold_p99_ms: f64,
+    pub errors: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,6 +103,8 @@ pub struct ScaleReport {
     pub budget: usize,
     pub rss_mib: f64,
     pub registry_queries_per_warm_request: f64,
+    /// The passes of `--sweep`, in the order given (after the judged pass, so not in its figures).
+    pub sweep: Vec<SweepPoint>,
 }
 
 /// Registers the fleet, serves it, and loads it.
@@ -97,6 +114,10 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
     anyhow::ensure!(
         (0.0..=1.0).contains(&options.pg_share),
         "--pg-share must be from 0 to 1"
+    );
+    anyhow::ensure!(
+        options.sweep.iter().all(|&s| s > 0.0 && s <= 1.0),
+        "--sweep takes shares of the closed-loop throughput, each above 0 and at most 1"
     );
     let scratch = ScratchDir::create("scale")?;
     let pools = PoolManager::new(PoolManagerSettings {
@@ -147,6 +168,35 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
     let paced_seq = zipf::sequence(n, options.zipf, options.requests, 10);
     let workers = options.concurrency * 2;
     let run = zipf::run(addr, &fleet, &pools, paced_seq, workers, Some(rate)).await?;
+    let ms = |v: &[Duration], p| {
+        if v.is_empty() {
+            0.0
+        } else {
+            percentile(v, p).as_secs_f64() * 1_000.0
+        }
+    };
+    let mut sweep = Vec::with_capacity(options.sweep.len());
+    for (k, &share) in options.sweep.iter().enumerate() {
+        let rate = (closed.per_second() * share).max(1.0);
+        settle().await;
+        eprintln!(
+            "bench scale: sweep {}/{}: {} Zipf requests paced at {rate:.0}/s…",
+            k + 1,
+            options.sweep.len(),
+            options.requests
+        );
+        let seq = zipf::sequence(n, options.zipf, options.requests, 11 + k as u64);
+        let pass = zipf::run(addr, &fleet, &pools, seq, workers, Some(rate)).await?;
+        sweep.push(SweepPoint {
+            share,
+            rate,
+            warm_p50_ms: ms(&pass.warm, 0.5),
+            warm_p99_ms: ms(&pass.warm, 0.99),
+            cold_p50_ms: ms(&pass.cold, 0.5),
+            cold_p99_ms: ms(&pass.cold, 0.99),
+            errors: pass.errors,
+        });
+    }
     let mut saturated: Vec<Duration> = closed.warm.iter().chain(&closed.cold).copied().collect();
     saturated.sort_unstable();
     let per_warm = warm_registry_queries(addr, &fleet, &pools, &registry).await?;
@@ -155,13 +205,6 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
     let rss_mib = rss_bytes().map_or(0.0, |b| b as f64 / (1024.0 * 1024.0));
     let _ = tx.send(());
     pools.close_all().await;
-    let ms = |v: &[Duration], p| {
-        if v.is_empty() {
-            0.0
-        } else {
-            percentile(v, p).as_secs_f64() * 1_000.0
-        }
-    };
     Ok(ScaleReport {
         tenants: fleet.tenants.len(),
         pg_tenants: fleet.pg,
@@ -190,6 +233,7 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
         budget: options.budget,
         rss_mib,
         registry_queries_per_warm_request: per_warm,
+        sweep,
     })
 }
 
@@ -324,7 +368,38 @@ pub fn render(r: &ScaleReport) -> String {
             Some(r.registry_queries_per_warm_request == 0.0),
         ),
     ];
-    table::render(&["METRIC", "VALUE", "GOAL", "MET"], &rows)
+    let mut out = table::render(&["METRIC", "VALUE", "GOAL", "MET"], &rows);
+    if !r.sweep.is_empty() {
+        let rows: Vec<Vec<String>> = r
+            .sweep
+            .iter()
+            .map(|p| {
+                vec![
+                    format!("{:.2}", p.share),
+                    format!("{:.0}", p.rate),
+                    format!("{:.2} / {:.2}", p.warm_p50_ms, p.warm_p99_ms),
+                    yes_no(p.warm_p99_ms < WARM_P99_GOAL_MS),
+                    format!("{:.2} / {:.2}", p.cold_p50_ms, p.cold_p99_ms),
+                    yes_no(p.cold_p99_ms < COLD_P99_GOAL_MS),
+                    p.errors.to_string(),
+                ]
+            })
+            .collect();
+        out.push_str("\nsweep (paced passes after the judged one):\n");
+        out.push_str(&table::render(
+            &[
+                "SHARE OF CLOSED LOOP",
+                "REQ/S",
+                "WARM P50 / P99 MS",
+                "P99 < 5",
+                "COLD P50 / P99 MS",
+                "P99 < 25",
+                "ERRORS",
+            ],
+            &rows,
+        ));
+    }
+    out
 }
 
 /// Lets the machine settle before a timed pass: the previous step's file writes (setup, or the

@@ -80,6 +80,10 @@ pub enum BenchCommand {
         /// Zipf exponent of tenant popularity.
         #[arg(long, default_value_t = 1.0)]
         zipf: f64,
+        /// More paced passes after the judged one, at these shares of the closed-loop throughput
+        /// (e.g. `0.2,0.3,0.4`): where the warm and cold latencies stand at each load.
+        #[arg(long, value_delimiter = ',')]
+        sweep: Vec<f64>,
         #[arg(long)]
         json: bool,
     },
@@ -188,6 +192,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             concurrency,
             rate,
             zipf,
+            sweep,
             json,
         } => {
             eprintln!("bench scale: starting a throwaway PostgreSQL server…");
@@ -203,6 +208,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 concurrency,
                 rate,
                 zipf,
+                sweep,
             };
             let run = bench::scale::measure(&server.describe(), &options).await;
             server.stop().await;
