@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use tenantry::platform::{Actor, TenantRef};
 use tenantry::pools::{PoolManager, PoolManagerSettings};
 use tenantry::provision::Provisioner;
-use tenantry::registry::{CacheSettings, Registry, TenantUpdate};
-use tenantry::secrets::SecretBox;
+use tenantry::registry::{CacheSettings, TenantUpdate};
 use tenantry::tenant::{HostName, TenantCode, TenantStatus};
 use tenantry_testkit::{shared_pg, unique_name};
 
@@ -17,20 +16,13 @@ async fn app(cache: CacheSettings) -> TestApp {
     TestApp::spawn_cached(PoolManagerSettings::default(), None, cache, |_| {}, |a| a).await
 }
 
-/// A second handle on the app's registry (its SQLite file, or `url`): what another process (the
-/// CLI, another server) has. Its cache and counters are its own.
-async fn other_process(t: &TestApp, url: Option<&str>) -> Registry {
-    let url = url.map_or_else(
-        || format!("sqlite://{}/registry.db", t.dir.path().display()),
-        str::to_owned,
-    );
-    let cache = CacheSettings {
-        poll: Duration::ZERO,
+/// The app with the registry's change stamp polled every `poll`.
+async fn polling(poll: Duration) -> TestApp {
+    app(CacheSettings {
+        poll,
         ..Default::default()
-    };
-    Registry::open(&url, SecretBox::new(t.master_key.clone()), cache)
-        .await
-        .unwrap()
+    })
+    .await
 }
 
 fn code(s: &str) -> TenantCode {
@@ -66,11 +58,7 @@ async fn until(
 
 #[tokio::test]
 async fn a_warm_request_reads_no_registry_row_long_after_the_old_ttl_would_have_passed() {
-    let t = app(CacheSettings {
-        poll: Duration::from_millis(50),
-        ..Default::default()
-    })
-    .await;
+    let t = polling(Duration::from_millis(50)).await;
     t.tenant("WARM", On::Sqlite).await;
     t.lift_rate_limit("WARM").await;
     let token = t.login("WARM").await;
@@ -119,7 +107,7 @@ async fn a_tenant_created_by_another_process_is_served_on_the_first_request_afte
         (StatusCode::NOT_FOUND, "tenant_not_found")
     );
 
-    let other = other_process(&t, None).await;
+    let other = t.other_registry(None).await;
     Provisioner::new(other.clone(), PoolManager::new(Default::default()))
         .provision(TestApp::new_tenant("LATER", &server), PASSWORD)
         .await
@@ -135,11 +123,7 @@ async fn a_tenant_created_by_another_process_is_served_on_the_first_request_afte
 #[tokio::test]
 async fn status_and_domain_changes_made_by_another_process_are_seen_within_the_poll() {
     let poll = Duration::from_millis(100);
-    let t = app(CacheSettings {
-        poll,
-        ..Default::default()
-    })
-    .await;
+    let t = polling(poll).await;
     t.tenant("MOVED", On::Sqlite).await;
     let token = t.login("MOVED").await;
     let (s, _) = until(&t, Some(&token), "moved.example.com", poll, |s, _| {
@@ -147,7 +131,7 @@ async fn status_and_domain_changes_made_by_another_process_are_seen_within_the_p
     })
     .await;
     assert_eq!(s, StatusCode::OK);
-    let other = other_process(&t, None).await;
+    let other = t.other_registry(None).await;
     let deadline = poll * 30;
 
     let reason = Some("unpaid");
@@ -249,7 +233,7 @@ async fn on_a_postgres_registry_a_suspension_made_elsewhere_is_seen_within_the_p
     let t = TestApp::spawn_cached(pools, Some(url.clone()), cache, |_| {}, |a| a).await;
     t.tenant("PGREG", On::Sqlite).await;
     let token = t.login("PGREG").await;
-    let other = other_process(&t, Some(&url)).await;
+    let other = t.other_registry(Some(&url)).await;
     other
         .set_status(&code("PGREG"), TenantStatus::Suspended, None)
         .await
@@ -275,11 +259,7 @@ async fn on_a_postgres_registry_a_suspension_made_elsewhere_is_seen_within_the_p
 #[tokio::test]
 async fn a_user_disabled_through_another_process_is_refused_within_the_poll_not_the_ttl() {
     let poll = Duration::from_millis(100);
-    let t = app(CacheSettings {
-        poll,
-        ..Default::default()
-    })
-    .await;
+    let t = polling(poll).await;
     let ttl = t.app.platform().user_status().ttl();
     assert!(
         ttl >= Duration::from_secs(60),

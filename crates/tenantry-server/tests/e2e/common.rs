@@ -268,19 +268,27 @@ impl TestApp {
         }
     }
 
-    /// Provisions a tenant on `on` with admin user `admin` / [`PASSWORD`].
-    /// A second platform on the same registry, as another process would be: its own registry
-    /// handle (and config cache, whose watcher is off), pool manager, user status cache and signer.
-    pub async fn other_platform(&self) -> Platform {
-        let url = format!("sqlite://{}/registry.db", self.dir.path().display());
-        let signer = TokenSigner::new(&self.master_key, Duration::from_secs(60));
+    /// A second handle on the app's registry (its SQLite file, or `url`): what another process (the
+    /// CLI, another server) has. Its cache (whose watcher is off) and counters are its own.
+    pub async fn other_registry(&self, url: Option<&str>) -> Registry {
+        let url = url.map_or_else(
+            || format!("sqlite://{}/registry.db", self.dir.path().display()),
+            str::to_owned,
+        );
         let cache = CacheSettings {
             poll: Duration::ZERO,
             ..Default::default()
         };
-        let registry = Registry::open(&url, SecretBox::new(self.master_key.clone()), cache)
+        Registry::open(&url, SecretBox::new(self.master_key.clone()), cache)
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// A second platform on the same registry, as another process would be: its own registry
+    /// handle ([`TestApp::other_registry`]), pool manager, user status cache and signer.
+    pub async fn other_platform(&self) -> Platform {
+        let signer = TokenSigner::new(&self.master_key, Duration::from_secs(60));
+        let registry = self.other_registry(None).await;
         let dir = self.dir.path().join("other-process");
         Platform::new(
             registry,
@@ -294,6 +302,7 @@ impl TestApp {
         )
     }
 
+    /// Provisions a tenant on `on` with admin user `admin` / [`PASSWORD`].
     pub async fn tenant(&self, code: &str, on: On) -> Tenant {
         let server = self.server(on).await;
         self.provision(Self::new_tenant(code, &server)).await
@@ -385,7 +394,6 @@ impl TestApp {
         (status, json)
     }
 
-    /// Logs in as `admin` of tenant `code` and returns the token.
     /// A new tenant user (role `user`) of tenant `code`, made through the API by its `admin`, and
     /// signed in: the user's id and token.
     pub async fn user_token(&self, code: &str, admin: &str, username: &str) -> (i64, String) {
@@ -404,6 +412,7 @@ impl TestApp {
         (user["id"].as_i64().unwrap(), token)
     }
 
+    /// Logs in as `admin` of tenant `code` and returns the token.
     pub async fn login(&self, code: &str) -> String {
         let (status, body) = self
             .call(
