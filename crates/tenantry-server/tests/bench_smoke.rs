@@ -165,6 +165,17 @@ async fn scale_bench_serves_more_tenants_than_pools_within_the_budget() {
     );
     assert_eq!(point.errors, 0, "{out}");
     assert!(out.contains("SHARE OF CLOSED LOOP"), "{out}");
+    // Each pass reads the cores' time (serving requests kept them busy some of it) and ran the
+    // stall watch (a 1 ms sleep always wakes a little late, so a watch that ran reads above 0).
+    for cpu in [report.paced_cpu, point.cpu] {
+        assert!(cpu.busy_share > 0.0 && cpu.busy_share <= 1.0, "{out}");
+        assert!(cpu.steal_ms >= 0.0, "{out}");
+        assert!(cpu.longest_stall_ms > 0.0, "{out}");
+    }
+    assert!(
+        out.contains("cpu busy / steal ms / longest stall ms"),
+        "{out}"
+    );
     assert!(
         report.pools_evicted > 0,
         "24 tenants in 6 pools must evict:\n{out}"

@@ -8,6 +8,7 @@ mod baseline;
 mod client;
 pub mod faults;
 mod fleet;
+pub mod host;
 pub mod load;
 pub mod login_flood;
 pub mod memory;

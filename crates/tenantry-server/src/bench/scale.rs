@@ -4,6 +4,7 @@
 //! churn, peak server connections, process RSS and registry queries per warm request.
 
 use super::fleet::{self, Fleet};
+use super::host::{self, HostCpu};
 use super::load::{Conn, Target};
 use super::{
     percentile, scratch_platform, set_rate_limit, yes_no, zipf, BenchServer, ScratchDir, UNLIMITED,
@@ -64,6 +65,8 @@ pub struct SweepPoint {
     pub cold_p50_ms: f64,
     pub cold_p99_ms: f64,
     pub errors: usize,
+    /// The machine's cores over the pass (busy share, time stolen by the hypervisor).
+    pub cpu: HostCpu,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +90,10 @@ pub struct ScaleReport {
     pub cold_requests: usize,
     pub cold_p50_ms: f64,
     pub cold_p99_ms: f64,
+    /// The machine's cores over the paced pass: how busy, and how long the hypervisor stopped
+    /// them (steal, and the longest stall of a core: either stops every thread on it at once, so
+    /// the tail of a pass with some is the host's).
+    pub paced_cpu: HostCpu,
     pub pools_opened: u64,
     /// New connections opened, and idle connections of evicted pools taken over by another
     /// tenant of the same database instead (PostgreSQL schemas).
@@ -167,7 +174,16 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
     );
     let paced_seq = zipf::sequence(n, options.zipf, options.requests, 10);
     let workers = options.concurrency * 2;
-    let run = zipf::run(addr, &fleet, &pools, paced_seq, workers, Some(rate)).await?;
+    let (run, paced_cpu) = host::over(zipf::run(
+        addr,
+        &fleet,
+        &pools,
+        paced_seq,
+        workers,
+        Some(rate),
+    ))
+    .await;
+    let run = run?;
     let ms = |v: &[Duration], p| {
         if v.is_empty() {
             0.0
@@ -186,7 +202,9 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
             options.requests
         );
         let seq = zipf::sequence(n, options.zipf, options.requests, 11 + k as u64);
-        let pass = zipf::run(addr, &fleet, &pools, seq, workers, Some(rate)).await?;
+        let (pass, cpu) =
+            host::over(zipf::run(addr, &fleet, &pools, seq, workers, Some(rate))).await;
+        let pass = pass?;
         sweep.push(SweepPoint {
             share,
             rate,
@@ -195,6 +213,7 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
             cold_p50_ms: ms(&pass.cold, 0.5),
             cold_p99_ms: ms(&pass.cold, 0.99),
             errors: pass.errors,
+            cpu,
         });
     }
     let mut saturated: Vec<Duration> = closed.warm.iter().chain(&closed.cold).copied().collect();
@@ -222,6 +241,7 @@ pub async fn measure(pg: &BenchServer, options: &ScaleOptions) -> anyhow::Result
         cold_requests: run.cold.len(),
         cold_p50_ms: ms(&run.cold, 0.5),
         cold_p99_ms: ms(&run.cold, 0.99),
+        paced_cpu,
         pools_opened: stats.pools_opened,
         connections_opened: stats.connections_opened,
         connections_taken_over: stats.connections_taken_over,
@@ -329,6 +349,12 @@ pub fn render(r: &ScaleReport) -> String {
             Some(r.cold_p99_ms < COLD_P99_GOAL_MS),
         ),
         row(
+            "cpu busy / steal ms / longest stall ms",
+            r.paced_cpu.cell(),
+            "(paced pass; the host's)",
+            None,
+        ),
+        row(
             "pools opened / evicted",
             format!("{} / {}", r.pools_opened, r.pools_evicted),
             &format!("max {} open", r.max_pools),
@@ -382,6 +408,7 @@ pub fn render(r: &ScaleReport) -> String {
                     format!("{:.2} / {:.2}", p.cold_p50_ms, p.cold_p99_ms),
                     yes_no(p.cold_p99_ms < COLD_P99_GOAL_MS),
                     p.errors.to_string(),
+                    p.cpu.cell(),
                 ]
             })
             .collect();
@@ -395,6 +422,7 @@ pub fn render(r: &ScaleReport) -> String {
                 "COLD P50 / P99 MS",
                 "P99 < 25",
                 "ERRORS",
+                "CPU BUSY / STEAL / STALL MS",
             ],
             &rows,
         ));
