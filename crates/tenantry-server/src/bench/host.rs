@@ -1,10 +1,9 @@
 //! What the machine's cores did over a timed pass: how busy they were and how long the hypervisor
-//! gave them to another guest (*steal*, from `/proc/stat`), and the longest a core did not run a
-//! thread that asked to run every millisecond (a *stall*). A stall stops every thread on that core,
-//! the database servers' included, and the requests waiting on them, so a pass with one shows a tail
-//! the software did not cause; the bench prints both beside the latencies so a reader can tell the
-//! two apart. (Guests do not always learn of their steal: on this project's VMs a core has gone
-//! 100 ms and more without running anything while `/proc/stat` counted 10 ms of steal.)
+//! gave them to another guest (*steal*, from `/proc/stat`), and the longest a core kept waiting a
+//! thread that asked to run every millisecond (a *stall*). A core the host stops stops every thread
+//! on it, the database servers' included, and the requests waiting on them, so a pass with a long
+//! stall shows a tail the software did not cause; the bench prints both beside the latencies so a
+//! reader can tell the two apart.
 
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,8 +23,8 @@ pub struct HostCpu {
     /// summed over the cores.
     pub steal_ms: f64,
     /// Longest a core kept a pinned watch thread, due every millisecond, waiting past its tick.
-    /// Under this process's own load that is a few milliseconds at most (the scheduler runs a
-    /// thread that slept soon after it wakes); far more means the core itself stopped.
+    /// Under the bench's own load on a 2-core VM it read 7–31 ms (a thread that wakes may wait for
+    /// the running ones' time slices); far more means the core itself stopped.
     pub longest_stall_ms: f64,
 }
 

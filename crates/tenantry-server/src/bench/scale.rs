@@ -65,7 +65,7 @@ pub struct SweepPoint {
     pub cold_p50_ms: f64,
     pub cold_p99_ms: f64,
     pub errors: usize,
-    /// The machine's cores over the pass (busy share, time stolen by the hypervisor).
+    /// The machine's cores over the pass (busy share, steal, longest stall).
     pub cpu: HostCpu,
 }
 
@@ -90,9 +90,8 @@ pub struct ScaleReport {
     pub cold_requests: usize,
     pub cold_p50_ms: f64,
     pub cold_p99_ms: f64,
-    /// The machine's cores over the paced pass: how busy, and how long the hypervisor stopped
-    /// them (steal, and the longest stall of a core: either stops every thread on it at once, so
-    /// the tail of a pass with some is the host's).
+    /// The machine's cores over the paced pass: how busy, the time the hypervisor took (steal),
+    /// and the longest stall of a core (a core the host stops stops every thread on it at once).
     pub paced_cpu: HostCpu,
     pub pools_opened: u64,
     /// New connections opened, and idle connections of evicted pools taken over by another
