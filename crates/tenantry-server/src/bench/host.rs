@@ -28,9 +28,21 @@ pub struct HostCpu {
     pub longest_stall_ms: f64,
 }
 
+impl HostCpu {
+    /// `58% / 170 / 12.3` (busy share / steal ms / longest stall ms), for the tables.
+    pub fn cell(&self) -> String {
+        format!(
+            "{:.0}% / {:.0} / {:.1}",
+            self.busy_share * 100.0,
+            self.steal_ms,
+            self.longest_stall_ms
+        )
+    }
+}
+
 /// Cumulative tick counters, read at the start of a pass.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CpuTicks {
+struct CpuTicks {
     busy: u64,
     idle: u64,
     steal: u64,
@@ -38,7 +50,7 @@ pub struct CpuTicks {
 
 impl CpuTicks {
     /// The counters now; `None` where there is no `/proc/stat` (not Linux).
-    pub fn now() -> Option<Self> {
+    fn now() -> Option<Self> {
         let stat = std::fs::read_to_string("/proc/stat").ok()?;
         Self::parse(stat.lines().next()?)
     }
@@ -62,7 +74,7 @@ impl CpuTicks {
     }
 
     /// What the cores did from `self` to `later`.
-    pub fn until(self, later: Self) -> HostCpu {
+    fn until(self, later: Self) -> HostCpu {
         let busy = later.busy.saturating_sub(self.busy);
         let idle = later.idle.saturating_sub(self.idle);
         let steal = later.steal.saturating_sub(self.steal);
@@ -97,7 +109,7 @@ const TICK: Duration = Duration::from_millis(1);
 
 /// One thread per core, pinned to it (Linux; elsewhere unpinned), each sleeping [`TICK`] at a time
 /// and keeping the longest it woke up late.
-pub struct StallWatch {
+struct StallWatch {
     stop: Arc<AtomicBool>,
     /// Longest lateness seen, microseconds, over all the threads.
     worst_us: Arc<AtomicU64>,
@@ -105,7 +117,7 @@ pub struct StallWatch {
 }
 
 impl StallWatch {
-    pub fn start() -> Self {
+    fn start() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let stop = Arc::new(AtomicBool::new(false));
         let worst_us = Arc::new(AtomicU64::new(0));
@@ -135,7 +147,7 @@ impl StallWatch {
     }
 
     /// Stops the threads; the longest any of them woke up late.
-    pub fn stop(self) -> Duration {
+    fn stop(self) -> Duration {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             let _ = t.join();
@@ -155,18 +167,6 @@ fn pin_to(core: usize) {
 
 #[cfg(not(target_os = "linux"))]
 fn pin_to(_core: usize) {}
-
-impl HostCpu {
-    /// `58% / 170 / 12.3` (busy share / steal ms / longest stall ms), for the tables.
-    pub fn cell(&self) -> String {
-        format!(
-            "{:.0}% / {:.0} / {:.1}",
-            self.busy_share * 100.0,
-            self.steal_ms,
-            self.longest_stall_ms
-        )
-    }
-}
 
 #[cfg(test)]
 mod tests {
