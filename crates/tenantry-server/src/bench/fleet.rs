@@ -244,22 +244,27 @@ async fn seed_tenant(conn: &mut EngineConnection, hash: &str) -> anyhow::Result<
     Ok(())
 }
 
-/// Migrates one template file (WAL mode, as provisioning leaves it) and copies it for every
-/// SQLite tenant.
+/// Migrates one template file and copies it for every SQLite tenant, as provisioning leaves a
+/// tenant's file: in WAL mode, so a tenant's first open does not convert it (a rollback journal,
+/// fsyncs) inside the measured requests, and with its `-wal` (empty) and `-shm` files kept, as
+/// provisioning's tenant connection keeps them (see `tenantry-sqlite-wal`), so the first open does
+/// not create two files either.
 async fn copy_sqlite_files(
     dir: &std::path::Path,
     homes: &[Home],
     hash: &str,
 ) -> anyhow::Result<()> {
     let template = dir.join("template.sqlite");
-    let conn = SqliteConnectOptions::new()
+    let mut conn = SqliteConnectOptions::new()
         .filename(&template)
         .create_if_missing(true)
-        // As provisioning leaves a tenant's file: in WAL mode, so a tenant's first open does not
-        // convert it (a rollback journal, fsyncs) inside the measured requests.
         .journal_mode(SqliteJournalMode::Wal)
+        // With the persistent WAL, a close truncates the WAL to zero bytes (as on tenant
+        // connections) instead of leaving the seed's pages in it.
+        .pragma("journal_size_limit", "0")
         .connect()
         .await?;
+    tenantry_sqlite_wal::persist_wal(&mut conn).await?;
     let mut conn = EngineConnection::Sqlite(conn);
     seed_tenant(&mut conn, hash).await?;
     conn.close().await?;
@@ -272,12 +277,23 @@ async fn copy_sqlite_files(
         .collect();
     tokio::task::spawn_blocking(move || {
         for f in files {
-            std::fs::copy(&template, &f)
-                .with_context(|| format!("cannot write {}", f.display()))?;
+            for suffix in ["", "-wal", "-shm"] {
+                let (from, to) = (with_suffix(&template, suffix), with_suffix(&f, suffix));
+                std::fs::copy(&from, &to).with_context(|| {
+                    format!("cannot copy {} to {}", from.display(), to.display())
+                })?;
+            }
         }
         anyhow::Ok(())
     })
     .await?
+}
+
+/// `path` with `suffix` appended to its file name (SQLite's companion files: `x.db-wal`).
+fn with_suffix(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
 }
 
 /// Samples PostgreSQL's client connections (its own excluded) until stopped; keeps the peak.
@@ -316,5 +332,43 @@ impl PgSampler {
     pub async fn stop(self) -> i64 {
         let _ = self.stop.send(());
         self.task.await.unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    #[tokio::test]
+    async fn sqlite_tenant_copies_keep_an_empty_wal_and_the_shm_as_provisioning_leaves_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let homes: Vec<Home> = ["s1", "s2"]
+            .iter()
+            .map(|d| Home::Sqlite {
+                database: DatabaseName::parse(d).unwrap(),
+            })
+            .collect();
+        copy_sqlite_files(dir.path(), &homes, "not-a-real-hash")
+            .await
+            .unwrap();
+        for d in ["s1", "s2"] {
+            let db = dir.path().join(format!("{d}.db"));
+            let len = |suffix: &str| std::fs::metadata(with_suffix(&db, suffix)).unwrap().len();
+            assert_eq!(len("-wal"), 0, "{d}: the WAL is kept, empty");
+            assert!(len("-shm") > 0, "{d}: the shared-memory file is kept");
+            // The copy is a migrated tenant database with its admin user.
+            let mut conn = SqliteConnectOptions::new()
+                .filename(&db)
+                .connect()
+                .await
+                .unwrap();
+            let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(users, 1, "{d}");
+            conn.close().await.unwrap();
+        }
     }
 }
