@@ -285,9 +285,10 @@ pub(super) async fn close(client: MssqlClient) {
     let _ = client.close().await;
 }
 
-/// A server error that says "try again": a deadlock victim, or a catalog row updated concurrently.
-fn is_transient(e: &MssqlError) -> bool {
+/// A server error that says "try again": a deadlock victim, or a catalog row updated or deleted
+/// concurrently (Babelfish: "tuple concurrently updated", "tuple concurrently deleted").
+pub(super) fn is_transient(e: &MssqlError) -> bool {
     e.server_code() == Some(1205)
         || e.server_message()
-            .is_some_and(|m| m.contains("concurrently updated"))
+            .is_some_and(|m| m.contains("tuple concurrently"))
 }

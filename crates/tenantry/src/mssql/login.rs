@@ -94,19 +94,30 @@ impl MssqlAdmin {
         if !self.login_exists(login).await? {
             return Ok(());
         }
-        let mut client = self.connect().await?;
-        let result = async {
-            kill_sessions(&mut client, "login_name = @P1", login.as_str()).await?;
-            let sql = format!(
-                "IF SUSER_ID({}) IS NOT NULL DROP LOGIN {}",
-                nstring(login.as_str()),
-                quoted(login)
-            );
-            batch(&mut client, "drop login", &sql).await
+        let sql = format!(
+            "IF SUSER_ID({}) IS NOT NULL DROP LOGIN {}",
+            nstring(login.as_str()),
+            quoted(login)
+        );
+        let mut attempt = 0;
+        loop {
+            let mut client = self.connect().await?;
+            let result = async {
+                kill_sessions(&mut client, "login_name = @P1", login.as_str()).await?;
+                batch(&mut client, "drop login", &sql).await
+            }
+            .await;
+            close(client).await;
+            match result {
+                // Logins dropped at the same time can collide on the server's catalog (Babelfish:
+                // "tuple concurrently deleted"); the statement is idempotent, so it runs again.
+                Err(e) if attempt < 5 && super::admin::is_transient(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                other => return other,
+            }
         }
-        .await;
-        close(client).await;
-        result
     }
 }
 
