@@ -101,11 +101,12 @@ impl MssqlAdmin {
                 // Concurrent CREATE DATABASE statements can collide on the server's catalog
                 // (SQL Server: deadlock victim 1205; Babelfish: "tuple concurrently updated").
                 // The statement is idempotent, so it is simply run again.
-                Err(e) if attempt < 5 && is_transient(&e) => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                Err(e) => {
+                    if !wait_to_retry(&e, &mut attempt).await {
+                        return Err(e);
+                    }
                 }
-                other => return other,
+                done => return done,
             }
         }
     }
@@ -287,8 +288,22 @@ pub(super) async fn close(client: MssqlClient) {
 
 /// A server error that says "try again": a deadlock victim, or a catalog row updated or deleted
 /// concurrently (Babelfish: "tuple concurrently updated", "tuple concurrently deleted").
-pub(super) fn is_transient(e: &MssqlError) -> bool {
+fn is_transient(e: &MssqlError) -> bool {
     e.server_code() == Some(1205)
         || e.server_message()
             .is_some_and(|m| m.contains("tuple concurrently"))
+}
+
+/// Retries of an idempotent statement that failed with a transient error.
+const TRANSIENT_RETRIES: u64 = 5;
+
+/// When `e` says "try again" and retries remain, waits a little longer each time (50 ms ×
+/// attempt) and returns true; otherwise returns false at once.
+pub(super) async fn wait_to_retry(e: &MssqlError, attempt: &mut u64) -> bool {
+    if *attempt >= TRANSIENT_RETRIES || !is_transient(e) {
+        return false;
+    }
+    *attempt += 1;
+    tokio::time::sleep(Duration::from_millis(50 * *attempt)).await;
+    true
 }

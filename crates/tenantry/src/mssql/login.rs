@@ -111,11 +111,12 @@ impl MssqlAdmin {
             match result {
                 // Logins dropped at the same time can collide on the server's catalog (Babelfish:
                 // "tuple concurrently deleted"); the statement is idempotent, so it runs again.
-                Err(e) if attempt < 5 && super::admin::is_transient(&e) => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                Err(e) => {
+                    if !super::admin::wait_to_retry(&e, &mut attempt).await {
+                        return Err(e);
+                    }
                 }
-                other => return other,
+                done => return done,
             }
         }
     }
