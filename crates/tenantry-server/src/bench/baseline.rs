@@ -100,6 +100,8 @@ async fn tickets(
         .map_err(|_| fail(StatusCode::INTERNAL_SERVER_ERROR, "internal_error"))?;
     let total = match rows.first() {
         Some(r) => r.total,
+        // As tenantry does: an empty first page is an empty table.
+        None if page == 1 => 0,
         None => sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
             .fetch_one(pool)
             .await

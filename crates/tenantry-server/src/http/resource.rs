@@ -131,8 +131,9 @@ impl Resource {
         })
     }
 
-    /// One page and the total, in one statement (`COUNT(*) OVER ()`); a page past the end costs a
-    /// second, counting statement.
+    /// One page and the total, in one statement (`COUNT(*) OVER ()`). An empty first page means an
+    /// empty table in that statement's snapshot, so its total is 0 with no second statement; only
+    /// a page past the end costs a second, counting statement.
     async fn rows(
         &self,
         conn: &mut TenantConnection,
@@ -153,6 +154,7 @@ impl Resource {
         let rows = conn.fetch_all(&q, &args, &types).await?;
         let total = match rows.first() {
             Some(r) => r[types.len() - 1].as_i64().unwrap_or(0),
+            None if page == 1 => 0,
             None => {
                 conn.fetch_i64(&format!("SELECT COUNT(*) FROM {}", self.table), &[])
                     .await?

@@ -10,6 +10,14 @@ async fn scenario(on: On) {
     let token = t.login("ACME").await;
     let tok = Some(token.as_str());
 
+    // an empty table: an empty first page, total 0
+    let (s, page) = t.call(Method::GET, "/api/tickets", tok, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (page["data"].as_array().map(Vec::len), page["total"].as_i64()),
+        (Some(0), Some(0))
+    );
+
     // create, read back
     let (c, _, ticket) = t.seed(&token, "first").await;
     let (s, body) = t
@@ -54,6 +62,15 @@ async fn scenario(on: On) {
         .map(|r| r["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(names, ["c1", "c2"]);
+    // a page past the end has no rows but still the total
+    let (s, past) = t
+        .call(Method::GET, "/api/customers?page=9&limit=2", tok, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (past["data"].as_array().map(Vec::len), past["total"].as_i64()),
+        (Some(0), Some(5))
+    );
     let (s, body) = t
         .call(Method::GET, "/api/customers?limit=1000", tok, None)
         .await;

@@ -97,8 +97,9 @@ fn bound(sql: String, values: &[(&str, SqlValue)]) -> Query<'static> {
     query
 }
 
-/// Rows `offset .. offset + limit` in id order, and the total, in one statement. A page past the
-/// end has no row to carry the total, so then the total is counted on its own. SQL Server wants
+/// Rows `offset .. offset + limit` in id order, and the total, in one statement. An empty first
+/// page (offset 0) means an empty table, total 0; a page past the end has no row to carry the
+/// total, so then the total is counted on its own. SQL Server wants
 /// `offset >= 0` and `limit >= 1` (the caller validates paging input).
 pub async fn list(
     client: &mut MssqlClient,
@@ -122,6 +123,7 @@ pub async fn list(
     let total_at = table.columns.len();
     let total = match rows.first() {
         Some(row) => row.get::<i64, _>(total_at).unwrap_or(0),
+        None if offset == 0 => 0,
         None => {
             let count = format!("SELECT COUNT_BIG(*) FROM {t}");
             let row = client

@@ -159,6 +159,8 @@ async fn a_ticket_round_trips_through_insert_get_update_list_and_delete() {
 #[tokio::test]
 async fn a_page_carries_the_total_and_a_page_past_the_end_still_counts() {
     let (db, mut c) = migrated("data_page").await;
+    let empty = data::list(&mut c, &CUSTOMERS, 0, 20).await.unwrap();
+    assert_eq!((empty.total, empty.rows.len()), (0, 0));
     for i in 0..5 {
         customer(&mut c, &format!("Customer {i}")).await;
     }
