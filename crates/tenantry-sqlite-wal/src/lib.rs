@@ -108,6 +108,23 @@ mod tests {
         again.close().await.unwrap();
     }
 
+    /// The workspace's `.cargo/config.toml` passes `LIBSQLITE3_FLAGS` to libsqlite3-sys's build;
+    /// this fails if that option is lost (a config moved, an env var overriding it).
+    #[tokio::test]
+    async fn the_bundled_sqlite_keeps_no_memory_statistics() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("t.db")).await;
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "compile options: {options:?}"
+        );
+        conn.close().await.unwrap();
+    }
+
     #[tokio::test]
     async fn a_default_connection_deletes_its_wal_files() {
         let dir = tempfile::tempdir().unwrap();
