@@ -14,7 +14,10 @@ async fn scenario(on: On) {
     let (s, page) = t.call(Method::GET, "/api/tickets", tok, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
-        (page["data"].as_array().map(Vec::len), page["total"].as_i64()),
+        (
+            page["data"].as_array().map(Vec::len),
+            page["total"].as_i64()
+        ),
         (Some(0), Some(0))
     );
 
@@ -68,7 +71,10 @@ async fn scenario(on: On) {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
-        (past["data"].as_array().map(Vec::len), past["total"].as_i64()),
+        (
+            past["data"].as_array().map(Vec::len),
+            past["total"].as_i64()
+        ),
         (Some(0), Some(5))
     );
     let (s, body) = t
