@@ -17,6 +17,17 @@
 use libsqlite3_sys::{sqlite3_file_control, SQLITE_FCNTL_PERSIST_WAL, SQLITE_OK};
 use sqlx::sqlite::SqliteConnection;
 use std::ffi::c_int;
+use std::path::{Path, PathBuf};
+
+/// The companion files of the SQLite database at `db` in WAL mode: `<db>-wal` and `<db>-shm`.
+/// Copying, dropping or restoring a database file must treat them with it.
+pub fn companion_files(db: &Path) -> [PathBuf; 2] {
+    ["-wal", "-shm"].map(|suffix| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    })
+}
 
 /// Keeps the `-wal` and `-shm` files of the connection's main database when it closes.
 pub async fn persist_wal(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
@@ -59,7 +70,6 @@ mod tests {
     use super::*;
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
     use sqlx::{ConnectOptions, Connection, Executor};
-    use std::path::Path;
 
     async fn open(path: &Path) -> SqliteConnection {
         SqliteConnectOptions::new()
@@ -73,12 +83,8 @@ mod tests {
     }
 
     fn companions(db: &Path) -> (bool, bool) {
-        let with = |suffix: &str| {
-            let mut p = db.as_os_str().to_owned();
-            p.push(suffix);
-            Path::new(&p).exists()
-        };
-        (with("-wal"), with("-shm"))
+        let [wal, shm] = companion_files(db);
+        (wal.exists(), shm.exists())
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ use tenantry::platform::Platform;
 use tenantry::registry::{DataServer, NewTenant, PoolSettings};
 use tenantry::tenant::{DatabaseName, Placement, TenantCode, TenantStatus};
 use tenantry::users::{statements, FullName, Role, Username};
+use tenantry_sqlite_wal::companion_files;
 use uuid::Uuid;
 
 const PASSWORD: &str = "bench-password";
@@ -276,10 +277,15 @@ async fn copy_sqlite_files(
         })
         .collect();
     tokio::task::spawn_blocking(move || {
+        let [template_wal, template_shm] = companion_files(&template);
         for f in files {
-            for suffix in ["", "-wal", "-shm"] {
-                let (from, to) = (with_suffix(&template, suffix), with_suffix(&f, suffix));
-                std::fs::copy(&from, &to).with_context(|| {
+            let [wal, shm] = companion_files(&f);
+            for (from, to) in [
+                (&template, &f),
+                (&template_wal, &wal),
+                (&template_shm, &shm),
+            ] {
+                std::fs::copy(from, to).with_context(|| {
                     format!("cannot copy {} to {}", from.display(), to.display())
                 })?;
             }
@@ -287,13 +293,6 @@ async fn copy_sqlite_files(
         anyhow::Ok(())
     })
     .await?
-}
-
-/// `path` with `suffix` appended to its file name (SQLite's companion files: `x.db-wal`).
-fn with_suffix(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    name.into()
 }
 
 /// Samples PostgreSQL's client connections (its own excluded) until stopped; keeps the peak.
@@ -354,9 +353,10 @@ mod tests {
             .unwrap();
         for d in ["s1", "s2"] {
             let db = dir.path().join(format!("{d}.db"));
-            let len = |suffix: &str| std::fs::metadata(with_suffix(&db, suffix)).unwrap().len();
-            assert_eq!(len("-wal"), 0, "{d}: the WAL is kept, empty");
-            assert!(len("-shm") > 0, "{d}: the shared-memory file is kept");
+            let [wal, shm] = companion_files(&db);
+            let len = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
+            assert_eq!(len(&wal), 0, "{d}: the WAL is kept, empty");
+            assert!(len(&shm) > 0, "{d}: the shared-memory file is kept");
             // The copy is a migrated tenant database with its admin user.
             let mut conn = SqliteConnectOptions::new()
                 .filename(&db)

@@ -174,8 +174,7 @@ pub(crate) async fn place_sqlite(target: &Path, staged: &Path) -> Result<(), Bac
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(io("syncing the SQLite database"))?;
-        for suffix in ["-wal", "-shm"] {
-            let side = PathBuf::from(format!("{}{suffix}", target.display()));
+        for side in tenantry_sqlite_wal::companion_files(&target) {
             match std::fs::remove_file(side) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     let _ = std::fs::remove_file(&tmp);

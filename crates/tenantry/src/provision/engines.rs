@@ -332,8 +332,8 @@ impl ServerAdmin<'_> {
             Engine::Mssql => Ok(self.mssql().drop_database(name).await?),
             Engine::Sqlite => {
                 let path = sqlite_path(self.server, name);
-                for suffix in ["", "-wal", "-shm"] {
-                    let p = format!("{}{suffix}", path.display());
+                let [wal, shm] = tenantry_sqlite_wal::companion_files(&path);
+                for p in [path, wal, shm] {
                     match std::fs::remove_file(&p) {
                         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
                         _ => {}
